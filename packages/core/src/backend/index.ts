@@ -1,0 +1,4 @@
+import './kernels/index.js';
+export { tf } from './tf.js';
+export * from './resolve.js';
+export { registerKernelPatch, describeKernelPatches, type KernelPatch } from './kernel-patches.js';

@@ -1,0 +1,91 @@
+import { tf } from '../backend/tf.js';
+import { Rng } from '../random.js';
+import type { ModelExtras } from '../types.js';
+import { Module } from './module.js';
+import { Linear } from './linear.js';
+import { activation, type ActivationName } from './activations.js';
+import { SinusoidalEmbedding } from './embeddings.js';
+
+export interface MLPVelocityConfig {
+  /** Data dimension (2 for the toy sets). */
+  dim: number;
+  /** Width of each hidden layer. Default 128. */
+  hidden?: number;
+  /** Number of hidden layers. Default 4. */
+  depth?: number;
+  activation?: ActivationName;
+  /** How t enters: appended raw, or as sinusoidal features of this many dims. Default 'raw'. */
+  timeEmbedding?: 'raw' | { sinusoidal: number };
+  /** Number of classes for conditioning through extras.labels (0: unconditional). */
+  numClasses?: number;
+  /** Also condition on extras.r (a second time, for MeanFlow's average velocity). */
+  secondTime?: boolean;
+  seed?: number;
+}
+
+/** A plain MLP velocity field v(x, t[, r, label]) for low-dimensional data. */
+export class MLPVelocity extends Module {
+  readonly config: Required<Omit<MLPVelocityConfig, 'timeEmbedding'>> & { timeEmbedding: MLPVelocityConfig['timeEmbedding'] };
+  private readonly layers: Linear[] = [];
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
+  private readonly timeFeatures?: SinusoidalEmbedding;
+  private readonly labelEmbedding?: tf.Variable;
+
+  constructor(config: MLPVelocityConfig) {
+    super();
+    this.config = {
+      hidden: 128,
+      depth: 4,
+      activation: 'silu',
+      numClasses: 0,
+      secondTime: false,
+      seed: 0,
+      ...config,
+      timeEmbedding: config.timeEmbedding ?? 'raw',
+    };
+    const { dim, hidden, depth, numClasses, secondTime, seed } = this.config;
+    if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`MLPVelocity: dim must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`MLPVelocity: depth must be >= 1, got ${depth}`);
+    const rng = new Rng(seed);
+    const te = this.config.timeEmbedding;
+    let timeDims = 1;
+    if (te !== 'raw' && te) {
+      this.timeFeatures = this.registerModule('time', new SinusoidalEmbedding(te.sinusoidal, { scale: 1 * Math.PI, maxPeriod: 1 / 64 }));
+      timeDims = te.sinusoidal;
+    }
+    const inDims = dim + timeDims * (secondTime ? 2 : 1);
+    this.act = activation(this.config.activation);
+    let width = inDims;
+    for (let i = 0; i < depth; i++) {
+      this.layers.push(this.registerModule(`layer${i}`, new Linear(width, hidden, { rng })));
+      width = hidden;
+    }
+    this.layers.push(this.registerModule(`out`, new Linear(width, dim, { rng })));
+    if (numClasses > 0) {
+      // One learned vector per class (plus a null class at index numClasses for guidance), added to layer 0.
+      const table = tf.tensor(rng.normalArray((numClasses + 1) * hidden, 0, 0.1), [numClasses + 1, hidden]);
+      this.labelEmbedding = this.registerParameter('labelEmbedding', table);
+    }
+  }
+
+  forward(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor {
+    const { dim, secondTime } = this.config;
+    if (x.rank !== 2 || x.shape[1] !== dim) throw new Error(`MLPVelocity expected x of shape [B, ${dim}], got [${x.shape}]`);
+    if (t.rank !== 1 || t.shape[0] !== x.shape[0]) {
+      throw new Error(`MLPVelocity expected t of shape [${x.shape[0]}], got [${t.shape}]`);
+    }
+    if (secondTime && !extras?.r) throw new Error('MLPVelocity was built with secondTime: pass extras.r of shape [B]');
+    return tf.tidy(() => {
+      const feats = (s: tf.Tensor1D) => (this.timeFeatures ? this.timeFeatures.forward(s) : tf.reshape(s, [-1, 1]));
+      const parts: tf.Tensor[] = [x, feats(t)];
+      if (secondTime) parts.push(feats(extras!.r!));
+      let h: tf.Tensor = tf.concat(parts, 1);
+      for (let i = 0; i < this.layers.length - 1; i++) {
+        h = this.layers[i].forward(h);
+        if (i === 0 && this.labelEmbedding && extras?.labels) h = tf.add(h, tf.gather(this.labelEmbedding, extras.labels));
+        h = this.act(h);
+      }
+      return this.layers[this.layers.length - 1].forward(h);
+    });
+  }
+}

@@ -1,0 +1,150 @@
+import { tf } from '../backend/tf.js';
+
+export type NamedTensors = Record<string, tf.Tensor>;
+
+/**
+ * A tree of named parameters, like torch.nn.Module: parameters are tf.Variables registered under a name,
+ * sub-modules nest with dotted paths ("layers.0.weight"), and the state dict is the flat name → tensor map
+ * that checkpoints store.
+ *
+ * tfjs variable names are global to the engine, so the variables themselves get engine-unique names; the
+ * dotted path lives here.
+ */
+export abstract class Module {
+  private readonly ownParameters = new Map<string, tf.Variable>();
+  private readonly ownBuffers = new Map<string, tf.Tensor>();
+  private readonly children = new Map<string, Module>();
+  /** Training mode toggles dropout and other train-only behaviour. */
+  training = true;
+
+  protected registerParameter(name: string, initial: tf.Tensor, trainable = true): tf.Variable {
+    this.assertFreeName(name);
+    const v = tf.variable(initial, trainable);
+    initial.dispose();
+    this.ownParameters.set(name, v);
+    return v;
+  }
+
+  /** Non-trainable state saved with the module (e.g. fixed frequencies). */
+  protected registerBuffer(name: string, value: tf.Tensor): tf.Tensor {
+    this.assertFreeName(name);
+    const kept = tf.keep(value);
+    this.ownBuffers.set(name, kept);
+    return kept;
+  }
+
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    this.assertFreeName(name);
+    this.children.set(name, module);
+    return module;
+  }
+
+  private assertFreeName(name: string): void {
+    if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`invalid parameter/module name '${name}': use letters, digits, _`);
+    if (this.ownParameters.has(name) || this.ownBuffers.has(name) || this.children.has(name)) {
+      throw new Error(`'${name}' is already registered on ${this.constructor.name}`);
+    }
+  }
+
+  /** [dotted name, variable] for every parameter in the tree, in registration order. */
+  namedParameters(prefix = ''): Array<[string, tf.Variable]> {
+    const out: Array<[string, tf.Variable]> = [];
+    for (const [name, v] of this.ownParameters) out.push([prefix + name, v]);
+    for (const [name, child] of this.children) out.push(...child.namedParameters(`${prefix}${name}.`));
+    return out;
+  }
+
+  namedBuffers(prefix = ''): Array<[string, tf.Tensor]> {
+    const out: Array<[string, tf.Tensor]> = [];
+    for (const [name, b] of this.ownBuffers) out.push([prefix + name, b]);
+    for (const [name, child] of this.children) out.push(...child.namedBuffers(`${prefix}${name}.`));
+    return out;
+  }
+
+  parameters(): tf.Variable[] {
+    return this.namedParameters().map(([, v]) => v);
+  }
+
+  trainableParameters(): tf.Variable[] {
+    return this.parameters().filter((v) => v.trainable);
+  }
+
+  /** Total number of scalar parameters. */
+  parameterCount(): number {
+    return this.parameters().reduce((n, v) => n + v.size, 0);
+  }
+
+  /** The live parameters and buffers by dotted name (not copies: do not dispose them). */
+  stateDict(): NamedTensors {
+    const out: NamedTensors = {};
+    for (const [name, v] of this.namedParameters()) out[name] = v;
+    for (const [name, b] of this.namedBuffers()) out[name] = b;
+    return out;
+  }
+
+  /**
+   * Copies values into the parameters. Checks names, shapes and dtypes and reports every problem at once;
+   * with `strict` (default) missing and unexpected names are errors too. Nothing is changed on error.
+   */
+  loadStateDict(state: NamedTensors, options: { strict?: boolean; source?: string } = {}): void {
+    const strict = options.strict ?? true;
+    const where = options.source ? ` from ${options.source}` : '';
+    const problems: string[] = [];
+    const targets = new Map<string, tf.Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
+    for (const [name, target] of targets) {
+      const value = state[name];
+      if (!value) {
+        if (strict) problems.push(`missing tensor '${name}' (expected shape [${target.shape}] ${target.dtype})`);
+        continue;
+      }
+      if (value.dtype !== target.dtype) problems.push(`tensor '${name}' has dtype ${value.dtype}, expected ${target.dtype}`);
+      if (!sameShape(value.shape, target.shape)) {
+        problems.push(`tensor '${name}' has shape [${value.shape}], expected [${target.shape}]`);
+      }
+    }
+    if (strict) {
+      for (const name of Object.keys(state)) if (!targets.has(name)) problems.push(`unexpected tensor '${name}'`);
+    }
+    if (problems.length) {
+      throw new Error(`cannot load state dict into ${this.constructor.name}${where}:\n  ${problems.join('\n  ')}`);
+    }
+    for (const [name, target] of targets) {
+      const value = state[name];
+      if (!value) continue;
+      if (target instanceof tf.Variable) target.assign(value);
+      else this.replaceBuffer(name, value);
+    }
+  }
+
+  private replaceBuffer(dotted: string, value: tf.Tensor): void {
+    const parts = dotted.split('.');
+    let module: Module = this;
+    for (const p of parts.slice(0, -1)) module = module.children.get(p)!;
+    const leaf = parts[parts.length - 1];
+    module.ownBuffers.get(leaf)?.dispose();
+    module.ownBuffers.set(leaf, tf.keep(tf.clone(value)));
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const child of this.children.values()) child.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  dispose(): void {
+    for (const v of this.ownParameters.values()) v.dispose();
+    for (const b of this.ownBuffers.values()) b.dispose();
+    for (const child of this.children.values()) child.dispose();
+    this.ownParameters.clear();
+    this.ownBuffers.clear();
+    this.children.clear();
+  }
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
