@@ -162,14 +162,14 @@ const watchedEvents = ['uncaughtException', 'unhandledRejection'] as const;
 
 function snapshotProcessListeners(): ListenerSnapshot | undefined {
   if (typeof process === 'undefined' || typeof process.listeners !== 'function') return undefined;
-  return new Map(watchedEvents.map((e) => [e, process.listeners(e) as Function[]]));
+  return new Map(watchedEvents.map((e) => [e, process.listeners(e as 'uncaughtException') as Function[]]));
 }
 
 function restoreProcessListeners(before: ListenerSnapshot | undefined): void {
   if (!before) return;
   for (const event of watchedEvents) {
     const keep = new Set(before.get(event));
-    for (const listener of process.listeners(event)) {
+    for (const listener of process.listeners(event as 'uncaughtException')) {
       if (!keep.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }

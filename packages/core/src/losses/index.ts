@@ -1,1 +1,2 @@
-export {};
+export * from './time-samplers.js';
+export * from './cfm-loss.js';

@@ -1,0 +1,119 @@
+import { tf } from '../backend/tf.js';
+import { FlatLayout } from './flat-params.js';
+
+export interface AdamConfig {
+  name?: 'adam' | 'adamw';
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** L2 penalty for 'adam' (added to the gradient), decoupled decay for 'adamw'. */
+  weightDecay?: number;
+}
+
+export interface OptimizerStepResult {
+  /** Global gradient L2 norm before clipping. */
+  gradNorm: number;
+}
+
+export class NonFiniteGradientError extends Error {
+  constructor(readonly norm: number) {
+    super(`gradient norm is ${norm}; the update was not applied`);
+    this.name = 'NonFiniteGradientError';
+  }
+}
+
+/**
+ * Adam / AdamW over a flat view of all parameters (PyTorch's update rule: bias-corrected moments,
+ * eps added to √v̂). Moments live in two flat variables; state exports per parameter name for checkpoints.
+ */
+export class FlatAdam {
+  readonly layout: FlatLayout;
+  readonly config: Required<AdamConfig>;
+  private m: tf.Variable;
+  private v: tf.Variable;
+  /** Number of updates applied (the t of bias correction). */
+  iterations = 0;
+
+  constructor(
+    readonly names: string[],
+    variables: tf.Variable[],
+    config: AdamConfig,
+  ) {
+    if (names.length !== variables.length) throw new Error('FlatAdam: one name per variable');
+    if (!(config.lr > 0)) throw new RangeError(`optimizer lr must be > 0, got ${config.lr}`);
+    this.config = { name: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...config };
+    this.layout = new FlatLayout(variables);
+    this.m = tf.variable(tf.zeros([this.layout.total]), false);
+    this.v = tf.variable(tf.zeros([this.layout.total]), false);
+  }
+
+  /** Applies one update with learning rate `lr`, clipping the global gradient norm to `clipNorm` if given. */
+  step(grads: tf.Tensor[], lr: number, clipNorm?: number): OptimizerStepResult {
+    const { beta1, beta2, eps, weightDecay, name } = this.config;
+    const flatGrad = this.layout.flatten(grads);
+    const gradNorm = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatGrad))) as tf.Scalar);
+    // Reading the norm costs one sync; it lets a NaN/Inf gradient stop training before it poisons the state.
+    const normValue = gradNorm.dataSync()[0];
+    if (!Number.isFinite(normValue)) {
+      tf.dispose([flatGrad, gradNorm]);
+      throw new NonFiniteGradientError(normValue);
+    }
+    this.iterations += 1;
+    const bc1 = 1 - Math.pow(beta1, this.iterations);
+    const bc2 = 1 - Math.pow(beta2, this.iterations);
+    tf.tidy(() => {
+      let g: tf.Tensor = flatGrad;
+      const norm = gradNorm;
+      if (clipNorm !== undefined && clipNorm > 0) g = tf.mul(g, tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))));
+      const params = this.layout.flatten(this.layout.variables);
+      if (weightDecay > 0 && name === 'adam') g = tf.add(g, tf.mul(params, weightDecay));
+      const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1));
+      const v = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      this.m.assign(m);
+      this.v.assign(v);
+      const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), eps);
+      let next = tf.sub(params, tf.mul(tf.div(m, denom), lr / bc1));
+      if (weightDecay > 0 && name === 'adamw') next = tf.sub(next, tf.mul(params, lr * weightDecay));
+      this.layout.assign(next);
+    });
+    tf.dispose([flatGrad, gradNorm]);
+    return { gradNorm: normValue };
+  }
+
+  /** Moments by parameter name (`m.<name>`, `v.<name>`), for checkpoints. The caller disposes them. */
+  exportState(): Record<string, tf.Tensor> {
+    const out: Record<string, tf.Tensor> = {};
+    const m = this.layout.unflatten(this.m);
+    const v = this.layout.unflatten(this.v);
+    this.names.forEach((n, i) => {
+      out[`m.${n}`] = m[i];
+      out[`v.${n}`] = v[i];
+    });
+    return out;
+  }
+
+  importState(state: Record<string, tf.Tensor>, iterations: number, source = 'checkpoint'): void {
+    const missing = this.names.filter((n) => !state[`m.${n}`] || !state[`v.${n}`]);
+    if (missing.length) throw new Error(`${source}: optimizer state lacks moments for ${missing.join(', ')}`);
+    this.names.forEach((n, i) => {
+      for (const k of ['m', 'v']) {
+        const s = state[`${k}.${n}`];
+        const expected = this.layout.variables[i].shape;
+        if (s.shape.length !== expected.length || s.shape.some((d, j) => d !== expected[j])) {
+          throw new Error(`${source}: optimizer tensor '${k}.${n}' has shape [${s.shape}], expected [${expected}]`);
+        }
+      }
+    });
+    tf.tidy(() => {
+      this.m.assign(this.layout.flatten(this.names.map((n) => state[`m.${n}`])));
+      this.v.assign(this.layout.flatten(this.names.map((n) => state[`v.${n}`])));
+    });
+    this.iterations = iterations;
+  }
+
+  dispose(): void {
+    this.m.dispose();
+    this.v.dispose();
+  }
+}
