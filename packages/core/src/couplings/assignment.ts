@@ -24,6 +24,132 @@ function checkCostMatrix(cost: Float64Array | Float32Array, rows: number, cols: 
 }
 
 /**
+ * Jonker–Volgenant's initialisation for a square problem: column reduction, reduction transfer and two rounds of
+ * augmenting row reduction (an auction-like pass). It matches most rows cheaply with feasible potentials — every
+ * matched row sits on a column of minimal reduced cost — so the shortest-path phase only handles the rest.
+ * Returns the rows still unmatched; fills the potentials and the partial matching.
+ */
+function initialiseSquare(
+  cost: Float64Array | Float32Array,
+  n: number,
+  rowPotential: Float64Array,
+  colPotential: Float64Array,
+  colOfRow: Int32Array,
+  rowOfCol: Int32Array,
+): Int32Array {
+  // Row reduction first: with squared distances a large shift between the batches adds a row-dependent constant
+  // that would otherwise make one row the column minimum everywhere.
+  const rowMin = new Float64Array(n).fill(Infinity);
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    let min = Infinity;
+    for (let j = 0; j < n; j++) if (cost[base + j] < min) min = cost[base + j];
+    rowMin[i] = min;
+  }
+  // Column reduction: v[j] = min_i (C[i, j] − rowMin[i]); each row takes the cheapest of the columns it minimises.
+  const matches = new Int32Array(n);
+  for (let j = n - 1; j >= 0; j--) {
+    let best = cost[j] - rowMin[0];
+    let bestRow = 0;
+    for (let i = 1; i < n; i++) {
+      const c = cost[i * n + j] - rowMin[i];
+      if (c < best) {
+        best = c;
+        bestRow = i;
+      }
+    }
+    colPotential[j] = best;
+    if (++matches[bestRow] === 1) {
+      colOfRow[bestRow] = j;
+      rowOfCol[j] = bestRow;
+    } else if (best < colPotential[colOfRow[bestRow]]) {
+      rowOfCol[colOfRow[bestRow]] = -1;
+      colOfRow[bestRow] = j;
+      rowOfCol[j] = bestRow;
+    }
+  }
+
+  // Reduction transfer: a row owning one column moves slack onto that column, so it stays tight there.
+  let free = new Int32Array(n);
+  let freeCount = 0;
+  for (let i = 0; i < n; i++) {
+    if (matches[i] === 0) {
+      free[freeCount++] = i;
+    } else if (matches[i] === 1) {
+      const own = colOfRow[i];
+      const base = i * n;
+      let second = Infinity;
+      for (let j = 0; j < n; j++) if (j !== own) second = Math.min(second, cost[base + j] - colPotential[j]);
+      // Lower the owned column's price until the row is indifferent between it and its best alternative.
+      if (n > 1) colPotential[own] -= second - (cost[base + own] - colPotential[own]);
+    }
+  }
+
+  // Augmenting row reduction: a free row grabs its cheapest column, lowering that column's price by the margin
+  // to its second choice and evicting the owner. Capped so adversarial inputs cannot make it spin.
+  let budget = 20 * n;
+  for (let round = 0; round < 2 && freeCount > 0; round++) {
+    const pending = free.subarray(0, freeCount);
+    const next = new Int32Array(n);
+    let nextCount = 0;
+    let k = 0;
+    const queue = Int32Array.from(pending);
+    while (k < queue.length) {
+      const i = queue[k++];
+      if (budget-- <= 0) {
+        next[nextCount++] = i;
+        continue;
+      }
+      const base = i * n;
+      let min1 = Infinity;
+      let min2 = Infinity;
+      let col1 = -1;
+      let col2 = -1;
+      for (let j = 0; j < n; j++) {
+        const h = cost[base + j] - colPotential[j];
+        if (h < min2) {
+          if (h >= min1) {
+            min2 = h;
+            col2 = j;
+          } else {
+            min2 = min1;
+            col2 = col1;
+            min1 = h;
+            col1 = j;
+          }
+        }
+      }
+      let target = col1;
+      let evicted = rowOfCol[col1];
+      if (min1 < min2) colPotential[col1] -= min2 - min1;
+      else if (evicted >= 0 && col2 >= 0) {
+        target = col2;
+        evicted = rowOfCol[col2];
+      }
+      colOfRow[i] = target;
+      rowOfCol[target] = i;
+      if (evicted >= 0) {
+        colOfRow[evicted] = -1;
+        // A strictly better bid re-queues the evicted row at once; a tie defers it to the next round.
+        if (min1 < min2) queue[--k] = evicted;
+        else next[nextCount++] = evicted;
+      }
+    }
+    free = next;
+    freeCount = nextCount;
+  }
+
+  // Row potentials: the minimal reduced cost of each row (tight on its column for matched rows).
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    let min = Infinity;
+    for (let j = 0; j < n; j++) min = Math.min(min, cost[base + j] - colPotential[j]);
+    rowPotential[i] = min;
+  }
+  return free.slice(0, freeCount);
+}
+
+/**
  * Solves min Σ_i cost[i, assignment[i]] over injective assignments of the n rows to the m ≥ n columns of a
  * row-major cost matrix (square by default). Returns assignment[row] = column.
  */
@@ -35,6 +161,7 @@ export function linearSumAssignment(cost: Float64Array | Float32Array, n: number
   const colPotential = new Float64Array(m);
   const colOfRow = new Int32Array(n).fill(-1);
   const rowOfCol = new Int32Array(m).fill(-1);
+  const freeRows = n === m ? initialiseSquare(cost, n, rowPotential, colPotential, colOfRow, rowOfCol) : Int32Array.from({ length: n }, (_, i) => i);
   // Per search: tentative distance to each column, the row it was reached from, and the columns not yet settled.
   const distance = new Float64Array(m);
   const reachedFrom = new Int32Array(m);
@@ -42,7 +169,7 @@ export function linearSumAssignment(cost: Float64Array | Float32Array, n: number
   const settledCols = new Int32Array(m);
   const visitedRows = new Int32Array(n);
 
-  for (let start = 0; start < n; start++) {
+  for (const start of freeRows) {
     distance.fill(Infinity);
     for (let j = 0; j < m; j++) unsettled[j] = j;
     let unsettledCount = m;

@@ -1,1 +1,2 @@
-export {};
+export * from './assignment.js';
+export * from './couplings.js';

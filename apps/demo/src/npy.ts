@@ -1,0 +1,45 @@
+import { writeFile, rename, mkdir } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+
+/**
+ * NumPy .npy (format 1.0) for a float32 C-order array: magic, version, a little-endian u16 header length, a
+ * Python-dict header padded with spaces to a 64-byte boundary, then the raw little-endian data.
+ */
+export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) throw new Error(`encodeNpy: shape [${shape}] holds ${count} values but ${data.length} were given`);
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  const preamble = 10;
+  const total = Math.ceil((preamble + header.length + 1) / 64) * 64;
+  header = header.padEnd(total - preamble - 1, ' ') + '\n';
+  const out = new Uint8Array(total + data.byteLength);
+  out.set([0x93, ...Buffer.from('NUMPY'), 1, 0]);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(Buffer.from(header, 'latin1'), preamble);
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('encodeNpy: big-endian hosts are not supported');
+  out.set(bytes, total);
+  return out;
+}
+
+/** Rows of numbers as CSV with a header line. */
+export function encodeCsv(data: Float32Array, shape: [number, number], columns?: string[]): string {
+  const [n, d] = shape;
+  const names = columns ?? Array.from({ length: d }, (_, j) => `x${j}`);
+  const lines = [names.join(',')];
+  for (let i = 0; i < n; i++) {
+    const row: string[] = [];
+    for (let j = 0; j < d; j++) row.push(String(data[i * d + j]));
+    lines.push(row.join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Writes a file atomically: a temp file beside it, then a rename, so a crash never leaves half a file. */
+export async function writeFileAtomic(path: string, contents: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  await writeFile(tmp, contents);
+  await rename(tmp, path);
+}

@@ -1,0 +1,41 @@
+import { tf } from '../tf.js';
+
+/**
+ * The parts of tfjs-backend-wasm's BackendWasm that JS kernels use to read and write tensors in place on the
+ * wasm heap (no copies through readSync/write). Typed-array views must be taken after every allocation of the
+ * kernel, because an allocation may grow the heap and detach earlier views.
+ */
+export interface WasmBackendInternals {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: unknown): boolean;
+  dataIdMap: { get(dataId: unknown): { memoryOffset: number; refCount: number } | undefined };
+}
+
+export interface KernelArgs<A = Record<string, unknown>> {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: WasmBackendInternals;
+  attrs: A;
+}
+
+/** The dtypes whose data lives as a plain typed array on the heap. */
+export function isHeapNumeric(dtype: tf.DataType): boolean {
+  return dtype === 'float32' || dtype === 'int32' || dtype === 'bool';
+}
+
+/**
+ * Replaces the wasm kernel `kernelName` by `wrap(original)`; the wrapper falls back to the original for the
+ * cases it does not speed up. A missing original (another tfjs version) leaves the kernel alone.
+ */
+export function replaceWasmKernel(kernelName: string, wrap: (original: tf.KernelFunc) => (args: KernelArgs<any>) => tf.TensorInfo | tf.TensorInfo[]): void {
+  const original = tf.getKernel(kernelName, 'wasm');
+  if (!original) return;
+  const kernelFunc = wrap(original.kernelFunc) as unknown as tf.KernelFunc;
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc });
+}
+
+/** Calls a kernel function with our typed args. */
+export function callKernel(kernel: tf.KernelFunc, args: KernelArgs<any>): tf.TensorInfo | tf.TensorInfo[] {
+  return kernel(args as unknown as Parameters<tf.KernelFunc>[0]);
+}

@@ -1,0 +1,40 @@
+// @flowmatch/solvers — ODE integration of velocity fields (sampling, inversion) and exact log-likelihoods.
+export { uniformGrid, validateGrid, gridDirection, type TimeGrid } from './grid.js';
+export {
+  METHODS,
+  FIXED_STEP_METHODS,
+  EULER,
+  MIDPOINT,
+  HEUN,
+  RK4,
+  DOPRI5,
+  evaluationsPerStep,
+  type ButcherTableau,
+  type MethodName,
+  type FixedStepMethod,
+  type AdaptiveMethod,
+} from './tableaus.js';
+export {
+  integrate,
+  fixedStepGrid,
+  DEFAULT_FIXED_STEPS,
+  DEFAULT_RTOL,
+  DEFAULT_ATOL,
+  DEFAULT_MAX_STEPS,
+  type OdeFunction,
+  type IntegrateOptions,
+  type IntegrateResult,
+  type IntegratorStepInfo,
+  type AdaptiveOptions,
+} from './integrate.js';
+export { sample, disposeSampleResult, type SampleOptions, type SampleResult, type SampleStepInfo } from './sample.js';
+export {
+  logLikelihood,
+  disposeLogLikelihoodResult,
+  type LogLikelihoodOptions,
+  type LogLikelihoodResult,
+  type LogLikelihoodStepInfo,
+  type DivergenceMethod,
+  type ProbeDistribution,
+} from './likelihood.js';
+export { createSolver, type Solver } from './solver.js';

@@ -1,0 +1,164 @@
+import { cpus, platform, arch } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { tf, resolveBackend, describeKernelPatches } from '@flowmatch/core';
+import { probePyTorch, runPyTorch, type PyTorchInfo } from './pytorch.js';
+
+/** How long to time each side of a workload. */
+export interface TimingBudget {
+  /** Wall-clock seconds of the timed loop (at least one iteration always runs). */
+  seconds: number;
+  /** Seconds of untimed iterations first (at least one), so JIT, allocators and caches settle. */
+  warmupSeconds: number;
+}
+
+/** One prepared TypeScript side of a workload: `iterate` runs one iteration worth `unitsPerIteration`. */
+export interface PreparedWorkload {
+  iterate: () => unknown;
+  unitsPerIteration: number;
+  /** Which library code path is measured, for the report. */
+  path: string;
+  dispose: () => void;
+}
+
+/**
+ * A benchmark row. Adding a workload is adding one of these to the list in workloads/index.ts: the harness
+ * times `prepare().iterate` and runs `python` (a script in tools/bench/python) with the same budget.
+ */
+export interface Workload {
+  name: string;
+  /** A throughput unit, higher is better ("steps/s", "points/s"). */
+  unit: string;
+  description: string;
+  prepare: () => PreparedWorkload | Promise<PreparedWorkload>;
+  /** The PyTorch reference: tools/bench/python/<script> run with these arguments plus --json and the budget. */
+  python?: { script: string; args: string[] };
+}
+
+export interface WorkloadResult {
+  name: string;
+  unit: string;
+  ours: number;
+  /** null when PyTorch is unavailable or its run failed (see `pytorchError`). */
+  pytorch: number | null;
+  /** ours / pytorch, higher is better; null without a PyTorch number. */
+  ratio: number | null;
+  path: string;
+  pytorchError?: string;
+}
+
+export interface BenchReport {
+  date: string;
+  machine: { cpu: string; cores: number; platform: string; node: string };
+  backend: { name: string; tfjs: string; threads: number | null; kernelPatches: string[] };
+  pytorch: (PyTorchInfo & { available: true }) | { available: false; reason: string };
+  budget: TimingBudget;
+  workloads: WorkloadResult[];
+}
+
+export interface BenchOptions extends TimingBudget {
+  only?: string[];
+  jsonFile?: string;
+  /** Skip the PyTorch side entirely. */
+  noPyTorch?: boolean;
+  /** torch.set_num_threads for the reference (default: torch's own default, reported). */
+  torchThreads?: number;
+  log?: (line: string) => void;
+}
+
+export const quickBudget: TimingBudget = { seconds: 0.5, warmupSeconds: 0.2 };
+export const defaultBudget: TimingBudget = { seconds: 5, warmupSeconds: 1 };
+
+/** Warms up, then counts iterations over a wall-clock budget (the Python side's `timed` does the same). */
+export async function timeIterations(iterate: () => unknown, budget: TimingBudget): Promise<{ iterations: number; seconds: number }> {
+  const runOnce = async () => {
+    const r = iterate();
+    if (r instanceof Promise) await r;
+  };
+  const warmupEnd = performance.now() + budget.warmupSeconds * 1000;
+  do await runOnce();
+  while (performance.now() < warmupEnd);
+  const start = performance.now();
+  const end = start + budget.seconds * 1000;
+  let iterations = 0;
+  do {
+    await runOnce();
+    iterations++;
+  } while (performance.now() < end);
+  return { iterations, seconds: (performance.now() - start) / 1000 };
+}
+
+export async function runBench(workloads: Workload[], options: BenchOptions): Promise<BenchReport> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const selected = options.only?.length ? workloads.filter((w) => options.only!.includes(w.name)) : workloads;
+  const unknown = (options.only ?? []).filter((n) => !workloads.some((w) => w.name === n));
+  if (unknown.length) throw new Error(`unknown workload(s) ${unknown.join(', ')}; choose from ${workloads.map((w) => w.name).join(', ')}`);
+
+  const backend = await resolveBackend({ log: false });
+  const pytorch = options.noPyTorch ? ({ available: false, reason: 'disabled with --no-pytorch' } as const) : await probePyTorch();
+  const budget: TimingBudget = { seconds: options.seconds, warmupSeconds: options.warmupSeconds };
+  const wasmThreads = (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.();
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, platform: `${platform()}-${arch()}`, node: process.version },
+    backend: {
+      name: backend.name,
+      tfjs: tf.version_core,
+      threads: wasmThreads ?? null,
+      kernelPatches: describeKernelPatches(backend.tfjsName).map((p) => p.kernelName),
+    },
+    pytorch,
+    budget,
+    workloads: [],
+  };
+  log(
+    `backend ${backend.name} (tfjs ${tf.version_core}${wasmThreads ? `, ${wasmThreads} thread` : ''}); ` +
+      (pytorch.available ? `PyTorch ${pytorch.version}, ${pytorch.threads} thread(s)${options.torchThreads ? ' (--torch-threads)' : ' (its default)'}` : `PyTorch unavailable: ${pytorch.reason}`),
+  );
+
+  for (const workload of selected) {
+    const prepared = await workload.prepare();
+    let ours: number;
+    try {
+      const timing = await timeIterations(prepared.iterate, budget);
+      ours = (timing.iterations * prepared.unitsPerIteration) / timing.seconds;
+    } finally {
+      prepared.dispose();
+    }
+    const row: WorkloadResult = { name: workload.name, unit: workload.unit, ours, pytorch: null, ratio: null, path: prepared.path };
+    if (pytorch.available && workload.python) {
+      try {
+        const ref = await runPyTorch(pytorch.python, workload.python.script, workload.python.args, budget, options.torchThreads);
+        if (ref.unit !== workload.unit) throw new Error(`PyTorch reported ${ref.unit}, expected ${workload.unit}`);
+        row.pytorch = ref.value;
+        row.ratio = ours / ref.value;
+      } catch (err) {
+        row.pytorchError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    report.workloads.push(row);
+    log(`  ${workload.name}: ours ${fmt(row.ours)} ${row.unit}` + (row.pytorch !== null ? `, PyTorch ${fmt(row.pytorch)}` : row.pytorchError ? ` (PyTorch failed: ${row.pytorchError})` : ''));
+  }
+
+  log('');
+  log(formatTable(report));
+  if (options.jsonFile) {
+    writeFileSync(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
+    log(`wrote ${options.jsonFile}`);
+  }
+  return report;
+}
+
+function fmt(x: number | null): string {
+  if (x === null) return '—';
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export function formatTable(report: BenchReport): string {
+  const header = ['workload', 'unit', 'ours', 'PyTorch', 'ratio (higher is better)'];
+  const rows = report.workloads.map((w) => [w.name, w.unit, fmt(w.ours), fmt(w.pytorch), w.ratio === null ? '—' : `${w.ratio.toFixed(2)}x`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  if (!report.pytorch.available) out.push(`(PyTorch unavailable: ${report.pytorch.reason})`);
+  return out.join('\n');
+}
