@@ -24,12 +24,23 @@ export function isHeapNumeric(dtype: tf.DataType): boolean {
 }
 
 /**
+ * Kernel names listed in FM_DISABLE_KERNEL_PATCHES (comma-separated, or `all`) keep tfjs's own kernel: for
+ * before/after timings and for ruling a patch out when chasing a numerical difference.
+ */
+export function kernelPatchDisabled(kernelName: string): boolean {
+  const list = typeof process !== 'undefined' ? process.env.FM_DISABLE_KERNEL_PATCHES : undefined;
+  if (!list) return false;
+  const names = list.split(',').map((s) => s.trim());
+  return names.includes('all') || names.includes(kernelName);
+}
+
+/**
  * Replaces the wasm kernel `kernelName` by `wrap(original)`; the wrapper falls back to the original for the
  * cases it does not speed up. A missing original (another tfjs version) leaves the kernel alone.
  */
 export function replaceWasmKernel(kernelName: string, wrap: (original: tf.KernelFunc) => (args: KernelArgs<any>) => tf.TensorInfo | tf.TensorInfo[]): void {
   const original = tf.getKernel(kernelName, 'wasm');
-  if (!original) return;
+  if (!original || kernelPatchDisabled(kernelName)) return;
   const kernelFunc = wrap(original.kernelFunc) as unknown as tf.KernelFunc;
   tf.unregisterKernel(kernelName, 'wasm');
   tf.registerKernel({ ...original, kernelFunc });

@@ -1,4 +1,3 @@
-import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
 import { callKernel, isHeapNumeric, replaceWasmKernel, type KernelArgs } from './wasm-heap.js';
 

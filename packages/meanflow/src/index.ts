@@ -1,0 +1,2 @@
+// @flowmatch/meanflow — filled by its own issue; see README.md.
+export const PACKAGE_STATUS = 'planned' as const;
