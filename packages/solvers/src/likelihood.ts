@@ -85,6 +85,16 @@ function valueAndVjp(fx: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, dy: tf.Tenso
   return { value, vjp: grads[0] ?? tf.zerosLike(x) };
 }
 
+/**
+ * The i-th standard basis vector of each sample's flattened dimensions, shaped like x. Built on the JS side:
+ * tf.oneHot with a float32 dtype returns garbage on tfjs-backend-wasm 4.22 (int bits read as floats).
+ */
+function basisVector(shape: number[], dim: number, i: number): tf.Tensor {
+  const values = new Float32Array(shape[0] * dim);
+  for (let b = 0; b < shape[0]; b++) values[b * dim + i] = 1;
+  return tf.tensor(values, shape, 'float32');
+}
+
 function makeProbes(shape: number[], count: number, kind: ProbeDistribution, rng: Rng): tf.Tensor[] {
   const n = shape.reduce((a, b) => a * b, 1);
   return Array.from({ length: count }, () => {
@@ -150,7 +160,7 @@ export function logLikelihood<E extends ModelExtras = ModelExtras>(options: LogL
       for (let i = 0; i < dim; i++) {
         // eᵢᵀ·J is row i of the Jacobian; its i-th entry is ∂vᵢ/∂xᵢ. One tidy per row bounds the memory.
         const { term, value } = tf.tidy(() => {
-          const e = tf.reshape(tf.oneHot(tf.fill([batch], i, 'int32'), dim), shape);
+          const e = basisVector(shape, dim, i);
           const r = valueAndVjp(fx, x, e);
           return { term: sumNonBatch(tf.mul(r.vjp, e)), value: i === 0 ? r.value : undefined };
         });

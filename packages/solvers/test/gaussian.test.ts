@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf, CosineScheduler } from '@flowmatch/core';
 import { sample, disposeSampleResult, type MethodName } from '../src/index.js';
-import { TARGET, condot, gaussianModel, normalPoints, exactMap, maxAbsDiff, moments } from './helpers.js';
+import { TARGET, gaussianModel, normalPoints, exactMap, maxAbsDiff, moments } from './helpers.js';
 
 const N = 4096;
 

@@ -1,4 +1,4 @@
-function tr(src: Float32Array, dst: Float32Array, rows: number, cols: number) {
+function tr(src: Int32Array, dst: Int32Array, rows: number, cols: number) {
   const tile = 32;
   for (let i0 = 0; i0 < rows; i0 += tile) {
     const i1 = Math.min(i0 + tile, rows);
@@ -12,16 +12,16 @@ function tr(src: Float32Array, dst: Float32Array, rows: number, cols: number) {
     }
   }
 }
-function trSimple(src: Float32Array, dst: Float32Array, rows: number, cols: number) {
+function trSimple(src: Int32Array, dst: Int32Array, rows: number, cols: number) {
   for (let i = 0; i < rows; i++) {
     const base = i * cols;
     for (let j = 0; j < cols; j++) dst[j * rows + i] = src[base + j];
   }
 }
 const mem = new WebAssembly.Memory({ initial: 2000 });
-const src = new Float32Array(mem.buffer, 0, 640000);
-const dst = new Float32Array(mem.buffer, 640000 * 4, 640000);
-const src2 = new Float32Array(640000); const dst2 = new Float32Array(640000);
+const src = new Int32Array(mem.buffer, 0, 640000);
+const dst = new Int32Array(mem.buffer, 640000 * 4, 640000);
+const src2 = new Int32Array(640000); const dst2 = new Int32Array(640000);
 for (const [name, f] of [['tiled', tr], ['simple', trSimple]] as const) {
   for (const [r, c] of [[256, 64], [10000, 64]]) {
     for (const [lbl, s, d] of [['wasm-mem', src, dst], ['plain', src2, dst2]] as const) {

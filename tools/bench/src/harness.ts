@@ -1,7 +1,8 @@
 import { cpus, platform, arch } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { tf, resolveBackend, describeKernelPatches } from '@flowmatch/core';
-import { probePyTorch, runPyTorch, type PyTorchInfo } from './pytorch.js';
+import { isMissingPyTorch, pythonExecutable, runPyTorch, type PyTorchInfo } from './pytorch.js';
+import { formatProfile, installKernelProfiler } from './profile.js';
 
 /** How long to time each side of a workload. */
 export interface TimingBudget {
@@ -62,6 +63,8 @@ export interface BenchOptions extends TimingBudget {
   noPyTorch?: boolean;
   /** torch.set_num_threads for the reference (default: torch's own default, reported). */
   torchThreads?: number;
+  /** Print where our side's time goes, kernel by kernel (after the timed run, in a separate profiled run). */
+  profile?: boolean;
   log?: (line: string) => void;
 }
 
@@ -94,7 +97,9 @@ export async function runBench(workloads: Workload[], options: BenchOptions): Pr
   if (unknown.length) throw new Error(`unknown workload(s) ${unknown.join(', ')}; choose from ${workloads.map((w) => w.name).join(', ')}`);
 
   const backend = await resolveBackend({ log: false });
-  const pytorch = options.noPyTorch ? ({ available: false, reason: 'disabled with --no-pytorch' } as const) : await probePyTorch();
+  // Learned from the first reference run (no separate probe: importing torch takes seconds).
+  let pytorch: BenchReport['pytorch'] | undefined = options.noPyTorch ? { available: false, reason: 'disabled with --no-pytorch' } : undefined;
+  const python = pythonExecutable();
   const budget: TimingBudget = { seconds: options.seconds, warmupSeconds: options.warmupSeconds };
   const wasmThreads = (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.();
   const report: BenchReport = {
@@ -106,14 +111,11 @@ export async function runBench(workloads: Workload[], options: BenchOptions): Pr
       threads: wasmThreads ?? null,
       kernelPatches: describeKernelPatches(backend.tfjsName).map((p) => p.kernelName),
     },
-    pytorch,
+    pytorch: pytorch ?? { available: false, reason: 'no workload ran a PyTorch reference' },
     budget,
     workloads: [],
   };
-  log(
-    `backend ${backend.name} (tfjs ${tf.version_core}${wasmThreads ? `, ${wasmThreads} thread` : ''}); ` +
-      (pytorch.available ? `PyTorch ${pytorch.version}, ${pytorch.threads} thread(s)${options.torchThreads ? ' (--torch-threads)' : ' (its default)'}` : `PyTorch unavailable: ${pytorch.reason}`),
-  );
+  log(`backend ${backend.name} (tfjs ${tf.version_core}${wasmThreads ? `, ${wasmThreads} thread` : ''}), ${report.machine.cores} cores`);
 
   for (const workload of selected) {
     const prepared = await workload.prepare();
@@ -124,21 +126,49 @@ export async function runBench(workloads: Workload[], options: BenchOptions): Pr
     } finally {
       prepared.dispose();
     }
-    const row: WorkloadResult = { name: workload.name, unit: workload.unit, ours, pytorch: null, ratio: null, path: prepared.path };
-    if (pytorch.available && workload.python) {
+    if (options.profile) {
+      const profiled = await workload.prepare();
+      const profiler = installKernelProfiler();
       try {
-        const ref = await runPyTorch(pytorch.python, workload.python.script, workload.python.args, budget, options.torchThreads);
+        await timeIterations(profiled.iterate, { seconds: 0, warmupSeconds: budget.warmupSeconds });
+        profiler.reset();
+        const start = performance.now();
+        let iterations = 0;
+        do {
+          const r = profiled.iterate();
+          if (r instanceof Promise) await r;
+          iterations++;
+        } while (performance.now() - start < budget.seconds * 1000);
+        log(formatProfile(workload.name, profiler.report(iterations), ((performance.now() - start) * 1000) / iterations));
+      } finally {
+        profiler.uninstall();
+        profiled.dispose();
+      }
+    }
+    const row: WorkloadResult = { name: workload.name, unit: workload.unit, ours, pytorch: null, ratio: null, path: prepared.path };
+    if (workload.python && (pytorch === undefined || pytorch.available)) {
+      try {
+        const ref = await runPyTorch(python, workload.python.script, workload.python.args, budget, options.torchThreads);
         if (ref.unit !== workload.unit) throw new Error(`PyTorch reported ${ref.unit}, expected ${workload.unit}`);
+        if (!pytorch) {
+          pytorch = { available: true, python, version: ref.torch, threads: ref.threads };
+          log(`PyTorch ${ref.torch} via ${python}, ${ref.threads} thread(s)${options.torchThreads ? ' (--torch-threads)' : " (torch's default)"}`);
+        }
         row.pytorch = ref.value;
         row.ratio = ours / ref.value;
       } catch (err) {
-        row.pytorchError = err instanceof Error ? err.message : String(err);
+        const message = err instanceof Error ? err.message : String(err);
+        if (!pytorch && isMissingPyTorch(message)) {
+          pytorch = { available: false, reason: `${python} cannot import torch (${message})` };
+          log(`PyTorch unavailable: ${pytorch.reason}; timing ours only`);
+        } else row.pytorchError = message;
       }
     }
     report.workloads.push(row);
     log(`  ${workload.name}: ours ${fmt(row.ours)} ${row.unit}` + (row.pytorch !== null ? `, PyTorch ${fmt(row.pytorch)}` : row.pytorchError ? ` (PyTorch failed: ${row.pytorchError})` : ''));
   }
 
+  report.pytorch = pytorch ?? report.pytorch;
   log('');
   log(formatTable(report));
   if (options.jsonFile) {

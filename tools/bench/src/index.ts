@@ -1,4 +1,5 @@
 export * from './harness.js';
-export { probePyTorch, runPyTorch, pythonExecutable, type PyTorchInfo, type PyTorchResult } from './pytorch.js';
+export { runPyTorch, pythonExecutable, isMissingPyTorch, type PyTorchInfo, type PyTorchResult } from './pytorch.js';
+export { installKernelProfiler, formatProfile, type KernelProfileRow } from './profile.js';
 export { workloads } from './workloads/index.js';
 export { main, parseArgs } from './main.js';

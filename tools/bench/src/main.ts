@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--only NAME[,NAME]] [--quick] [--seconds N] [--json FILE] [--no-pytorch] [--torch-threads N]`
+ * `npm run bench -- [--only NAME[,NAME]] [--quick] [--seconds N] [--json FILE] [--no-pytorch] [--torch-threads N] [--profile]`
  * Times each workload in tfjs (our library, on the resolved backend) and in PyTorch, and prints the ratio.
  */
 import { pathToFileURL } from 'node:url';
@@ -12,7 +12,8 @@ const usage = `usage: npm run bench -- [options]
   --seconds N          timed seconds per side (default ${defaultBudget.seconds}; warm-up is N/5, at least 0.2)
   --json FILE          also write the results as JSON
   --no-pytorch         time ours only
-  --torch-threads N    torch.set_num_threads(N) for the reference (default: torch's own default)`;
+  --torch-threads N    torch.set_num_threads(N) for the reference (default: torch's own default)
+  --profile            also print our side's time per tfjs kernel (a separate, slower run)`;
 
 export function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = { ...defaultBudget };
@@ -44,6 +45,9 @@ export function parseArgs(argv: string[]): BenchOptions {
       case '--torch-threads':
         options.torchThreads = Number(value());
         if (!Number.isInteger(options.torchThreads) || options.torchThreads < 1) throw new Error('--torch-threads must be a positive integer');
+        break;
+      case '--profile':
+        options.profile = true;
         break;
       case '-h':
       case '--help':

@@ -43,15 +43,9 @@ function run(file: string, args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
-export async function probePyTorch(): Promise<(PyTorchInfo & { available: true }) | { available: false; reason: string }> {
-  const python = pythonExecutable();
-  try {
-    const out = await run(python, ['-c', 'import json, torch; print(json.dumps({"version": torch.__version__, "threads": torch.get_num_threads()}))'], 60_000);
-    const info = JSON.parse(out.trim().split('\n').pop()!) as { version: string; threads: number };
-    return { available: true, python, ...info };
-  } catch (err) {
-    return { available: false, reason: `${python} cannot import torch (${err instanceof Error ? err.message : String(err)})` };
-  }
+/** Why a failed reference run means PyTorch is missing here (rather than the run itself failing). */
+export function isMissingPyTorch(message: string): boolean {
+  return /No module named '?torch'?|ENOENT|not found/i.test(message);
 }
 
 export async function runPyTorch(python: string, script: string, args: string[], budget: TimingBudget, threads?: number): Promise<PyTorchResult> {

@@ -1,4 +1,5 @@
-import { tf, MLPVelocity, Rng } from '@flowmatch/core';
+import { tf, MLPVelocity, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';
+import { sample } from '@flowmatch/solvers';
 import type { Workload } from '../harness.js';
 
 /** The recipe: x (2 dims) concatenated with raw t → 3×64 ELU → 2. */
@@ -26,26 +27,20 @@ export const mlp2dTrain: Workload = {
   python: { script: 'mlp2d.py', args: ['--workload', 'mlp2d-train', '--batch', String(trainBatch)] },
   prepare: () => {
     const model = new MLPVelocity(modelConfig);
-    const variables = model.trainableParameters();
-    const optimizer = tf.train.adam(1e-3);
-    const rng = new Rng(0);
-    const step = () =>
-      tf.tidy(() => {
-        const x1 = sampleMoons(trainBatch, rng);
-        const x0 = tf.tensor2d(rng.normalArray(trainBatch * 2), [trainBatch, 2]);
-        const t = tf.tensor1d(rng.uniformArray(trainBatch));
-        const tColumn = tf.reshape(t, [trainBatch, 1]);
-        const xt = tf.add(tf.mul(tf.sub(1, tColumn), x0), tf.mul(tColumn, x1));
-        const target = tf.sub(x1, x0);
-        const { grads } = tf.variableGrads(() => tf.mean(tf.squaredDifference(model.forward(xt, t), target)) as tf.Scalar, variables);
-        optimizer.applyGradients(grads);
-      });
+    const loss = flowMatchingObjective({
+      model,
+      path: createPath('condot'),
+      batchSize: trainBatch,
+      sampleData: (n, rng) => ({ x1: sampleMoons(n, rng) }),
+    });
+    // Plenty of steps so the (constant) schedule never ends inside the timed window.
+    const trainer = new Trainer(model, loss, { steps: 1e9, optimizer: { lr: 1e-3 }, progress: false });
     return {
-      iterate: step,
+      iterate: () => trainer.trainStep(),
       unitsPerIteration: 1,
-      path: 'MLPVelocity.forward + tf.variableGrads + tf.train.adam (bench-local step)',
+      path: 'Trainer.trainStep (FlatAdam) with flowMatchingObjective (condot path), moons drawn in JS',
       dispose: () => {
-        optimizer.dispose();
+        trainer.dispose();
         model.dispose();
       },
     };
@@ -61,27 +56,16 @@ export const mlp2dSample: Workload = {
     const model = new MLPVelocity(modelConfig);
     model.eval();
     const rng = new Rng(1);
-    const h = 1 / sampleSteps;
-    const sample = () => {
-      let x: tf.Tensor = tf.tensor2d(rng.normalArray(samplePoints * 2), [samplePoints, 2]);
-      for (let i = 0; i < sampleSteps; i++) {
-        const next = tf.tidy(() => {
-          const t = tf.fill([samplePoints], i * h) as tf.Tensor1D;
-          const k1 = model.forward(x, t);
-          const xMid = tf.add(x, tf.mul(k1, 0.5 * h));
-          const k2 = model.forward(xMid, tf.add(t, 0.5 * h) as tf.Tensor1D);
-          return tf.add(x, tf.mul(k2, h));
-        });
-        x.dispose();
-        x = next;
-      }
-      x.dataSync();
-      x.dispose();
+    const run = () => {
+      const x0 = tf.tensor2d(rng.normalArray(samplePoints * 2), [samplePoints, 2]);
+      const result = sample({ model, x0, method: 'midpoint', steps: sampleSteps });
+      result.x.dataSync();
+      tf.dispose([x0, result.x]);
     };
     return {
-      iterate: sample,
+      iterate: run,
       unitsPerIteration: samplePoints,
-      path: 'MLPVelocity.forward in a bench-local midpoint loop',
+      path: "@flowmatch/solvers sample({ method: 'midpoint', steps: 100 })",
       dispose: () => model.dispose(),
     };
   },

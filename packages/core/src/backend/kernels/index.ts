@@ -1,3 +1,5 @@
 // Side-effect imports: each file registers its kernel patches with the registry in ../kernel-patches.ts.
-import './wasm-matmul-transpose.js';
 import './wasm-transpose.js';
+import './wasm-sum-leading-axes.js';
+import './wasm-matmul-transpose.js';
+import './wasm-concat.js';

@@ -8,8 +8,7 @@ import { registerKernelPatch } from '../kernel-patches.js';
  */
 function patchTransposedMatMul(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!original || !transpose) return;
+  if (!original || !tf.getKernel('Transpose', 'wasm')) return;
   tf.unregisterKernel(kernelName, 'wasm');
   tf.registerKernel({
     ...original,
@@ -21,6 +20,8 @@ function patchTransposedMatMul(kernelName: string): void {
       };
       if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
       const temporaries: tf.TensorInfo[] = [];
+      // Looked up per call so a patched Transpose (wasm-transpose.ts) is used whatever the patch order.
+      const transpose = tf.getKernel('Transpose', 'wasm')!;
       const swapLastTwo = (x: tf.TensorInfo): tf.TensorInfo => {
         const rank = x.shape.length;
         const perm = [...Array(rank).keys()];

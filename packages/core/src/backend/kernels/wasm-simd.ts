@@ -1,0 +1,147 @@
+import { assembleModule, FunctionWriter } from './wasm-asm.js';
+import type { WasmBackendInternals } from './wasm-heap.js';
+
+/**
+ * Our own small wasm SIMD module, instantiated on tfjs-backend-wasm's heap: the loops tfjs runs slowly
+ * (generic N-d transpose, reductions over leading axes) as straight-line code. All pointers are byte offsets
+ * into the shared heap; sizes are element counts.
+ */
+export interface SimdKernels {
+  /** dst[b][j][i] = src[b][i][j] for `batches` rows×cols matrices of 4-byte elements. */
+  transpose32(src: number, dst: number, batches: number, rows: number, cols: number): void;
+  /** dst[j] = Σ_i src[i][j] over a rows×cols float32 matrix. */
+  sumRows(src: number, dst: number, rows: number, cols: number): void;
+  /** Copies `rows` runs of `width` 4-byte elements from contiguous src to dst, dst runs `dstStride` apart. */
+  copyRows(src: number, dst: number, rows: number, width: number, dstStride: number): void;
+}
+
+function copyRows(): FunctionWriter {
+  const f = new FunctionWriter('copyRows', ['i32', 'i32', 'i32', 'i32', 'i32']);
+  const [src, dst, rows, width, dstStride] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const k = f.local('i32');
+  const widthBytes = f.local('i32');
+  const strideBytes = f.local('i32');
+  f.get(width).i32(2).i32Shl().set(widthBytes);
+  f.get(dstStride).i32(2).i32Shl().set(strideBytes);
+  // Narrow rows (concatenating a few columns) copy element by element; wide ones use memory.copy.
+  f.get(width).i32(16).i32LtU().if();
+  f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
+    f.forRange(k, () => f.i32(0), () => f.get(widthBytes), 4, () => {
+      f.get(dst).get(k).i32Add().get(src).get(k).i32Add().i32Load().i32Store();
+    });
+    f.get(src).get(widthBytes).i32Add().set(src);
+    f.get(dst).get(strideBytes).i32Add().set(dst);
+  });
+  f.else();
+  f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
+    f.get(dst).get(src).get(widthBytes).memoryCopy();
+    f.get(src).get(widthBytes).i32Add().set(src);
+    f.get(dst).get(strideBytes).i32Add().set(dst);
+  });
+  f.end();
+  return f;
+}
+
+function transpose32(): FunctionWriter {
+  // Tiles keep both the strided reads and the writes within cache for tall matrices.
+  const tile = 16;
+  const f = new FunctionWriter('transpose32', ['i32', 'i32', 'i32', 'i32', 'i32']);
+  const [src, dst, batches, rows, cols] = [0, 1, 2, 3, 4];
+  const b = f.local('i32');
+  const i0 = f.local('i32');
+  const j0 = f.local('i32');
+  const i = f.local('i32');
+  const j = f.local('i32');
+  const iEnd = f.local('i32');
+  const jEnd = f.local('i32');
+  const rowBytes = f.local('i32'); // cols * 4: stride between source rows
+  const colBytes = f.local('i32'); // rows * 4: stride between destination rows
+  const from = f.local('i32');
+  const to = f.local('i32');
+  const minTile = (start: number, limit: number, out: number) => {
+    // out = min(start + tile, limit)
+    f.get(start).i32(tile).i32Add().get(limit).get(start).i32(tile).i32Add().get(limit).i32LtU().select().set(out);
+  };
+  f.get(cols).i32(2).i32Shl().set(rowBytes);
+  f.get(rows).i32(2).i32Shl().set(colBytes);
+  f.forRange(b, () => f.i32(0), () => f.get(batches), 1, () => {
+    f.forRange(i0, () => f.i32(0), () => f.get(rows), tile, () => {
+      minTile(i0, rows, iEnd);
+      f.forRange(j0, () => f.i32(0), () => f.get(cols), tile, () => {
+        minTile(j0, cols, jEnd);
+        f.forRange(j, () => f.get(j0), () => f.get(jEnd), 1, () => {
+          // from = src + (i0 * cols + j) * 4; to = dst + (j * rows + i0) * 4
+          f.get(src).get(i0).get(cols).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(from);
+          f.get(dst).get(j).get(rows).i32Mul().get(i0).i32Add().i32(2).i32Shl().i32Add().set(to);
+          f.forRange(i, () => f.get(i0), () => f.get(iEnd), 1, () => {
+            f.get(to).get(from).i32Load().i32Store();
+            f.get(from).get(rowBytes).i32Add().set(from);
+            f.get(to).i32(4).i32Add().set(to);
+          });
+        });
+      });
+    });
+    // Next matrix.
+    f.get(src).get(rows).get(rowBytes).i32Mul().i32Add().set(src);
+    f.get(dst).get(rows).get(rowBytes).i32Mul().i32Add().set(dst);
+  });
+  return f;
+}
+
+function sumRows(): FunctionWriter {
+  const f = new FunctionWriter('sumRows', ['i32', 'i32', 'i32', 'i32']);
+  const [src, dst, rows, cols] = [0, 1, 2, 3];
+  const i = f.local('i32');
+  const j = f.local('i32');
+  const cols4 = f.local('i32');
+  const row = f.local('i32');
+  const rowBytes = f.local('i32');
+  f.get(cols).i32(-4).i32And().set(cols4);
+  f.get(cols).i32(2).i32Shl().set(rowBytes);
+  // dst = 0
+  f.forRange(j, () => f.i32(0), () => f.get(cols), 1, () => {
+    f.get(dst).get(j).i32(2).i32Shl().i32Add().f32(0).f32Store();
+  });
+  f.forRange(i, () => f.i32(0), () => f.get(rows), 1, () => {
+    f.get(src).get(i).get(rowBytes).i32Mul().i32Add().set(row);
+    // Four columns at a time, then the remainder.
+    f.forRange(j, () => f.i32(0), () => f.get(cols4), 4, () => {
+      f.get(dst).get(j).i32(2).i32Shl().i32Add();
+      f.get(dst).get(j).i32(2).i32Shl().i32Add().v128Load();
+      f.get(row).get(j).i32(2).i32Shl().i32Add().v128Load();
+      f.f32x4Add().v128Store();
+    });
+    f.forRange(j, () => f.get(cols4), () => f.get(cols), 1, () => {
+      f.get(dst).get(j).i32(2).i32Shl().i32Add();
+      f.get(dst).get(j).i32(2).i32Shl().i32Add().f32Load();
+      f.get(row).get(j).i32(2).i32Shl().i32Add().f32Load();
+      f.f32Add().f32Store();
+    });
+  });
+  return f;
+}
+
+let bytes: Uint8Array | undefined;
+const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
+
+/**
+ * The kernels bound to this backend's heap, or null where the heap is not reachable (another tfjs-wasm
+ * build) or SIMD is unsupported: callers then keep tfjs's kernel.
+ */
+export function simdKernels(backend: WasmBackendInternals): SimdKernels | null {
+  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  let kernels = instances.get(memory);
+  if (kernels === undefined) {
+    try {
+      bytes ??= assembleModule([transpose32(), sumRows(), copyRows()]);
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
+      kernels = instance.exports as unknown as SimdKernels;
+    } catch {
+      kernels = null;
+    }
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
