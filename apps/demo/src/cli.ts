@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { TOY2D_DATASETS, type Toy2dName } from '@flowmatch/core';
+import { TOY2D_DATASETS, type Toy2dDataset } from '@flowmatch/core';
 import { METHODS, type MethodName } from '@flowmatch/solvers';
 import { train2d, train2dDefaults, sample2d } from './two-d.js';
 
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
         'no-progress': { type: 'boolean' },
       },
     });
-    const dataset = (values.dataset ?? train2dDefaults.dataset) as Toy2dName;
+    const dataset = (values.dataset ?? train2dDefaults.dataset) as Toy2dDataset;
     if (!(TOY2D_DATASETS as readonly string[]).includes(dataset)) {
       throw new UsageError(`--dataset must be one of ${TOY2D_DATASETS.join(', ')}; got '${dataset}'`);
     }

@@ -15,14 +15,14 @@ import {
   disposeCheckpoint,
   type MLPVelocityConfig,
   type ProbPath,
-  type Toy2dName,
+  type Toy2dDataset,
 } from '@flowmatch/core';
 import { sample, type MethodName } from '@flowmatch/solvers';
 import { Raster, toPixel, viewportFor, type RGB } from './plot.js';
 import { encodeCsv, encodeNpy, writeFileAtomic } from './npy.js';
 
 export interface Train2dOptions {
-  dataset: Toy2dName;
+  dataset: Toy2dDataset;
   /** Training wall-clock budget in seconds (the LR schedule is fitted to it). */
   seconds: number;
   /** Upper bound on steps. */
@@ -71,7 +71,7 @@ export interface QualityReport {
 /** Metadata stored in a 2D checkpoint so `flowmatch sample` can rebuild the model. */
 export interface TwoDMeta {
   kind: '2d';
-  dataset: Toy2dName;
+  dataset: Toy2dDataset;
   model: MLPVelocityConfig;
   path: { name: string; config: Record<string, unknown> };
 }
@@ -147,37 +147,41 @@ export async function evaluate2d(
 }
 
 export async function plot2d(file: string, data: tf.Tensor, samples: tf.Tensor, trajectory: tf.Tensor[], title: string): Promise<void> {
-  const panel = 460;
-  const pad = 30;
-  const raster = new Raster(panel * 2 + pad * 3, panel + pad * 2);
+  const panel = 360;
+  const pad = 24;
+  const top = 56;
+  const raster = new Raster(panel * 3 + pad * 4, panel + top + pad);
   const d = data.dataSync() as Float32Array;
   const s = samples.dataSync() as Float32Array;
   const steps = trajectory.map((x) => x.dataSync() as Float32Array);
-  const left = viewportFor([d, s], pad, pad + 10, panel);
-  const right = viewportFor(steps.length ? steps : [s], pad * 2 + panel, pad + 10, panel);
-  raster.rect(left.left, left.top, panel, panel, [200, 200, 200]);
-  raster.rect(right.left, right.top, panel, panel, [200, 200, 200]);
-  const grey: RGB = [150, 150, 150];
+  // Data and samples share one viewport so they can be compared by eye; trajectories get their own.
+  const shared = viewportFor([d, s], 0, top, panel);
+  const views = [0, 1].map((i) => ({ ...shared, left: pad + i * (panel + pad) }));
+  const trajectoryView = viewportFor(steps.length ? steps : [s], pad * 3 + panel * 2, top, panel);
+  for (const v of [...views, trajectoryView]) raster.rect(v.left, v.top, panel, panel, [200, 200, 200]);
+  const grey: RGB = [90, 90, 90];
   const blue: RGB = [31, 119, 180];
-  for (let i = 0; i < d.length; i += 2) raster.dot(...toPixel(left, d[i], d[i + 1]), grey, 0.35, 0.8);
-  for (let i = 0; i < s.length; i += 2) raster.dot(...toPixel(left, s[i], s[i + 1]), blue, 0.35, 0.8);
+  for (let i = 0; i < d.length; i += 2) raster.dot(...toPixel(views[0], d[i], d[i + 1]), grey, 0.35, 0.8);
+  for (let i = 0; i < s.length; i += 2) raster.dot(...toPixel(views[1], s[i], s[i + 1]), blue, 0.35, 0.8);
   if (steps.length > 1) {
     const tracks = Math.min(300, s.length / 2);
     for (let k = 0; k < tracks; k++) {
       for (let j = 1; j < steps.length; j++) {
-        const a = toPixel(right, steps[j - 1][2 * k], steps[j - 1][2 * k + 1]);
-        const b = toPixel(right, steps[j][2 * k], steps[j][2 * k + 1]);
+        const a = toPixel(trajectoryView, steps[j - 1][2 * k], steps[j - 1][2 * k + 1]);
+        const b = toPixel(trajectoryView, steps[j][2 * k], steps[j][2 * k + 1]);
         raster.line(a[0], a[1], b[0], b[1], [120, 120, 160], 0.18);
       }
       const first = steps[0];
       const last = steps[steps.length - 1];
-      raster.dot(...toPixel(right, first[2 * k], first[2 * k + 1]), [0, 0, 0], 0.8, 1.2);
-      raster.dot(...toPixel(right, last[2 * k], last[2 * k + 1]), [214, 39, 40], 0.9, 1.4);
+      raster.dot(...toPixel(trajectoryView, first[2 * k], first[2 * k + 1]), [0, 0, 0], 0.8, 1.2);
+      raster.dot(...toPixel(trajectoryView, last[2 * k], last[2 * k + 1]), [214, 39, 40], 0.9, 1.4);
     }
   }
   await raster.toPng(file, [
-    { text: `data (grey) vs samples (blue) — ${title}`, x: pad, y: pad },
-    { text: 'trajectories: noise (black) → samples (red)', x: pad * 2 + panel, y: pad },
+    { text: title, x: pad, y: 20 },
+    { text: 'data', x: pad, y: top - 8 },
+    { text: 'samples', x: pad * 2 + panel, y: top - 8 },
+    { text: 'trajectories: noise (black) → sample (red)', x: pad * 3 + panel * 2, y: top - 8 },
   ]);
 }
 

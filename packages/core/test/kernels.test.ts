@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { tf, resolveBackend, describeKernelPatches, Rng } from '@flowmatch/core';
 import { simplifyPermutation } from '../src/backend/kernels/wasm-transpose.js';
 import { assembleModule, FunctionWriter } from '../src/backend/kernels/wasm-asm.js';
+import { fusedLinear, type FusedLinearActivation } from '../src/nn/fused-linear.js';
 
 /**
  * Every wasm kernel patch against the cpu backend's result (the reference tfjs implementation), on random
@@ -61,7 +62,10 @@ function expectClose(got: Result[], want: Result[], tolerance = 1e-4): void {
     let worst = 0;
     g.values.forEach((v, j) => {
       const ref = want[i].values[j];
-      worst = Math.max(worst, Math.abs(v - ref) / Math.max(1, Math.abs(ref)));
+      // Equal values (infinities included) and NaN against NaN match; anything else is compared numerically.
+      if (v === ref || (Number.isNaN(v) && Number.isNaN(ref))) return;
+      const error = Math.abs(v - ref) / Math.max(1, Math.abs(ref));
+      worst = Math.max(worst, Number.isNaN(error) ? Infinity : error);
     });
     expect(worst).toBeLessThanOrEqual(tolerance);
   });
@@ -155,6 +159,41 @@ describe('wasm kernel patches', () => {
     await check([spec([3, 0]), spec([3, 4]), spec([3, 2])], (...xs) => tf.concat(xs, 1));
   });
 
+  it('Slice matches cpu for random boxes, ranks and dtypes', async () => {
+    if (!onWasm) return;
+    for (let trial = 0; trial < 40; trial++) {
+      const rank = 1 + rng.int(4);
+      const shape = randomShape(rank, 8);
+      const begin = shape.map((d) => rng.int(d));
+      const size = shape.map((d, i) => (rng.next() < 0.2 ? -1 : 1 + rng.int(d - begin[i])));
+      const dtype = rng.next() < 0.8 ? 'float32' : 'int32';
+      await check([spec(shape, dtype)], (x) => tf.slice(x, begin, size));
+    }
+    await check([spec([10, 3])], (x) => tf.slice(x, [0, 2], [10, 1]));
+    await check([spec([8800])], (x) => tf.slice(x, [4000], [4096]));
+  });
+
+  it('split (SplitV) matches cpu, by sizes and by count, on any axis', async () => {
+    if (!onWasm) return;
+    const sizes = [192, 64, 4096, 64, 4096, 64, 128, 2];
+    await check([spec([sizes.reduce((a, b) => a + b, 0)])], (x) => tf.split(x, sizes));
+    await check([spec([6, 9, 4])], (x) => tf.split(x, 3, 1));
+    await check([spec([6, 9, 4])], (x) => tf.split(x, [1, -1, 2], -1));
+    await check([spec([6, 9], 'int32')], (x) => tf.split(x, [2, 4], 0));
+  });
+
+  it('EluGrad matches cpu, including tails, extremes and zeros', async () => {
+    if (!onWasm) return;
+    const edge = Float32Array.from([0, -0, 1e-8, -1e-8, -1e-3, 1e-3, -0.3466, -0.3467, -1, -5, -20, -87, -88, -100, -1e30, 3, 1e30, Infinity, -Infinity]);
+    for (const values of [edge, rng.normalArray(4099, 0, 3), Float32Array.from({ length: 1000 }, () => -30 * rng.next())]) {
+      const x: Spec = { shape: [values.length], values };
+      const dy = spec([values.length]);
+      await check([x, dy], (t, g) => tf.engine().runKernel('EluGrad', { dy: g, y: tf.elu(t) }) as tf.Tensor, 2e-6);
+    }
+    // The MLP's shapes, through the gradient of elu.
+    await check([spec([256, 64])], (t) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.elu(u), u)))(t), 1e-5);
+  });
+
   it('BatchMatMul with transposed operands matches cpu, batched and not', async () => {
     if (!onWasm) return;
     for (let trial = 0; trial < 24; trial++) {
@@ -190,6 +229,51 @@ describe('wasm kernel patches', () => {
       await check([spec([batch, 2]), spec([3, 64]), spec([64]), spec([batch, 1])], layer, 2e-4);
     }
     await check([spec([31, 7]), spec([7, 11])], (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, true, false))))([tf.transpose(a), b]));
+  });
+});
+
+describe('fusedLinear', () => {
+  const unfused = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, activation: FusedLinearActivation) => {
+    const z = b ? tf.add(tf.matMul(x, w), b) : tf.matMul(x, w);
+    return activation === 'linear' ? z : activation === 'relu' ? tf.relu(z) : activation === 'elu' ? tf.elu(z) : tf.sigmoid(z);
+  };
+
+  it('matches matMul + bias + activation in value and gradient, on cpu and wasm', async () => {
+    for (const activation of ['linear', 'relu', 'elu', 'sigmoid'] as const) {
+      for (const withBias of [true, false]) {
+        const inputs = [spec([37, 5]), spec([5, 11]), spec([11]), spec([37, 11])];
+        const loss = (f: typeof unfused) => (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, target: tf.Tensor) => {
+          const run = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor) => tf.sum(tf.mul(f(xs, ws, withBias ? bs : undefined, activation), target));
+          if (!withBias) {
+            const { value, grads } = tf.valueAndGrads((xs: tf.Tensor, ws: tf.Tensor) => run(xs, ws, b))([x, w]);
+            return [value, ...grads];
+          }
+          const { value, grads } = tf.valueAndGrads(run)([x, w, b]);
+          return [value, ...grads];
+        };
+        const fused = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, a: FusedLinearActivation) => fusedLinear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D | undefined, a);
+        // Reference: the unfused ops on cpu. Fused on both backends must agree with it.
+        await tf.setBackend('cpu');
+        const reference = collect(tf.tidy(() => loss(unfused)(...(inputs.map(materialize) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]))));
+        const onCpu = collect(tf.tidy(() => loss(fused)(...(inputs.map(materialize) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]))));
+        await tf.setBackend(onWasm ? 'wasm' : 'cpu');
+        const here = collect(tf.tidy(() => loss(fused)(...(inputs.map(materialize) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]))));
+        expectClose(onCpu, reference, 1e-5);
+        expectClose(here, reference, 1e-4);
+      }
+    }
+  });
+
+  it('leaks no tensors and rejects mismatched shapes', () => {
+    const x = tf.randomNormal([8, 3]) as tf.Tensor2D;
+    const w = tf.randomNormal([3, 4]) as tf.Tensor2D;
+    const b = tf.zeros([4]) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    tf.dispose(tf.grads((xs: tf.Tensor, ws: tf.Tensor) => tf.sum(fusedLinear(xs as tf.Tensor2D, ws as tf.Tensor2D, b, 'elu')))([x, w]));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => fusedLinear(x, tf.zeros([4, 4]) as tf.Tensor2D)).toThrow(/expected x/);
+    expect(() => fusedLinear(x, w, tf.zeros([3]) as tf.Tensor1D)).toThrow(/bias must have shape/);
+    tf.dispose([x, w, b]);
   });
 });
 

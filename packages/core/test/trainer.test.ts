@@ -14,6 +14,7 @@ import {
   perSample,
   cfmLoss,
   loadCheckpoint,
+  loadModelWeights,
   disposeCheckpoint,
   learningRateAt,
   type ProbPath,
@@ -71,6 +72,30 @@ describe('Trainer', () => {
       r.trainer.dispose();
       r.model.dispose();
     }
+  });
+
+  it('checkpoint save → load into a fresh model → the same outputs (EMA weights too)', async () => {
+    const { model, trainer } = makeRun();
+    for (let i = 0; i < 5; i++) trainer.trainStep();
+    const file = join(tmp(), 'ckpt.safetensors');
+    await trainer.saveCheckpoint(file);
+    const probe = tf.tensor2d(new Rng(4).normalArray(40), [20, 2]);
+    const t = tf.linspace(0, 1, 20) as tf.Tensor1D;
+    const expected = Array.from(model.forward(probe, t).dataSync());
+    const fresh = new MLPVelocity({ dim: 2, hidden: 32, depth: 2, seed: 42 });
+    expect(Array.from(fresh.forward(probe, t).dataSync())).not.toEqual(expected);
+    const loaded = await loadModelWeights(file, fresh);
+    expect(Array.from(fresh.forward(probe, t).dataSync())).toEqual(expected);
+    await loadModelWeights(file, fresh, { preferEma: true });
+    trainer.useEmaWeights();
+    expect(Array.from(fresh.forward(probe, t).dataSync())).toEqual(Array.from(model.forward(probe, t).dataSync()));
+    expect(loaded).toBeDefined();
+    // A model of another shape is rejected with the file and tensor named.
+    const wrong = new MLPVelocity({ dim: 2, hidden: 16, depth: 2 });
+    await expect(loadModelWeights(file, wrong)).rejects.toThrow(/ckpt\.safetensors[\s\S]*layer0\.weight.*shape \[3,32\], expected \[3,16\]/);
+    tf.dispose([probe, t]);
+    for (const m of [model, fresh, wrong]) m.dispose();
+    trainer.dispose();
   });
 
   it('leaks no tensors across steps', () => {

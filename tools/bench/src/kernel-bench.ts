@@ -23,6 +23,10 @@ function cases(): Case[] {
   const bx = r([10000, 2]);
   const bt = r([10000, 1]);
   const flats = [192, 64, 4096, 64, 4096, 64, 128, 2].map((n) => r([n]));
+  const flat = tf.concat(flats);
+  const b3 = r([10000, 3]);
+  const ya = tf.elu(a);
+  const ybig = tf.elu(big);
   const d = (t: tf.Tensor) => t.dispose();
   return [
     { kernel: 'Transpose', label: 'transpose [256,64]', run: () => d(tf.transpose(a)) },
@@ -38,6 +42,10 @@ function cases(): Case[] {
     { kernel: 'Concat', label: 'concat [256,2]+[256,1] axis 1', run: () => d(tf.concat([x2, t1], 1)) },
     { kernel: 'Concat', label: 'concat [10000,2]+[10000,1] axis 1', run: () => d(tf.concat([bx, bt], 1)) },
     { kernel: 'Concat', label: 'concat 8 flat parameters (8.7k)', run: () => d(tf.concat(flats)) },
+    { kernel: 'EluGrad', label: 'eluGrad [256,64]', run: () => d(tf.engine().runKernel('EluGrad', { dy: a, y: ya }) as tf.Tensor) },
+    { kernel: 'EluGrad', label: 'eluGrad [10000,64]', run: () => d(tf.engine().runKernel('EluGrad', { dy: big, y: ybig }) as tf.Tensor) },
+    { kernel: 'SplitV', label: 'split 8.7k into 8 parameters', run: () => tf.dispose(tf.split(flat, flats.map((t) => t.size))) },
+    { kernel: 'Slice', label: 'slice column of [10000,3]', run: () => d(tf.slice(b3, [0, 2], [10000, 1])) },
   ];
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--only NAME[,NAME]] [--quick] [--seconds N] [--json FILE] [--no-pytorch] [--torch-threads N] [--profile]`
+ * `npm run bench -- [--only NAME[,NAME]] [--quick] [--seconds N] [--json FILE] [--no-pytorch] [--torch-threads N] [--rounds N] [--profile]`
  * Times each workload in tfjs (our library, on the resolved backend) and in PyTorch, and prints the ratio.
  */
 import { pathToFileURL } from 'node:url';
@@ -13,6 +13,7 @@ const usage = `usage: npm run bench -- [options]
   --json FILE          also write the results as JSON
   --no-pytorch         time ours only
   --torch-threads N    torch.set_num_threads(N) for the reference (default: torch's own default)
+  --rounds N           alternate ours and PyTorch N times, keep the best of each (default 1)
   --profile            also print our side's time per tfjs kernel (a separate, slower run)`;
 
 export function parseArgs(argv: string[]): BenchOptions {
@@ -45,6 +46,10 @@ export function parseArgs(argv: string[]): BenchOptions {
       case '--torch-threads':
         options.torchThreads = Number(value());
         if (!Number.isInteger(options.torchThreads) || options.torchThreads < 1) throw new Error('--torch-threads must be a positive integer');
+        break;
+      case '--rounds':
+        options.rounds = Number(value());
+        if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new Error('--rounds must be a positive integer');
         break;
       case '--profile':
         options.profile = true;

@@ -162,16 +162,24 @@ export function linearSumAssignment(cost: Float64Array | Float32Array, n: number
   const colOfRow = new Int32Array(n).fill(-1);
   const rowOfCol = new Int32Array(m).fill(-1);
   const freeRows = n === m ? initialiseSquare(cost, n, rowPotential, colPotential, colOfRow, rowOfCol) : Int32Array.from({ length: n }, (_, i) => i);
-  // Per search: tentative distance to each column, the row it was reached from, and the columns not yet settled.
+  // Per search: the settled columns' final distance and predecessor row, and the unsettled columns in slots.
   const distance = new Float64Array(m);
   const reachedFrom = new Int32Array(m);
-  const unsettled = new Int32Array(m);
+  const slotCol = new Int32Array(m);
+  const slotDistance = new Float64Array(m);
+  const slotPotential = new Float64Array(m);
+  const slotFrom = new Int32Array(m);
   const settledCols = new Int32Array(m);
   const visitedRows = new Int32Array(n);
 
   for (const start of freeRows) {
-    distance.fill(Infinity);
-    for (let j = 0; j < m; j++) unsettled[j] = j;
+    // The unsettled columns live in slot order with their tentative distance and (fixed during the search)
+    // potential alongside, so the hot loop reads memory sequentially; a settled column swaps out to the end.
+    for (let j = 0; j < m; j++) {
+      slotCol[j] = j;
+      slotDistance[j] = Infinity;
+      slotPotential[j] = colPotential[j];
+    }
     let unsettledCount = m;
     let settledCount = 0;
     let visitedCount = 0;
@@ -186,13 +194,14 @@ export function linearSumAssignment(cost: Float64Array | Float32Array, n: number
       let best = Infinity;
       let bestSlot = -1;
       for (let slot = 0; slot < unsettledCount; slot++) {
-        const j = unsettled[slot];
-        const candidate = offset + cost[base + j] - colPotential[j];
-        if (candidate < distance[j]) {
-          distance[j] = candidate;
-          reachedFrom[j] = row;
+        const j = slotCol[slot];
+        const candidate = offset + cost[base + j] - slotPotential[slot];
+        let d = slotDistance[slot];
+        if (candidate < d) {
+          d = candidate;
+          slotDistance[slot] = candidate;
+          slotFrom[slot] = row;
         }
-        const d = distance[j];
         // On ties prefer a free column: it ends the search one step earlier.
         if (d < best || (d === best && rowOfCol[j] < 0)) {
           best = d;
@@ -200,8 +209,14 @@ export function linearSumAssignment(cost: Float64Array | Float32Array, n: number
         }
       }
       if (bestSlot < 0) throw new Error('linearSumAssignment: no augmenting path (internal error)');
-      const col = unsettled[bestSlot];
-      unsettled[bestSlot] = unsettled[--unsettledCount];
+      const col = slotCol[bestSlot];
+      distance[col] = best;
+      reachedFrom[col] = slotFrom[bestSlot];
+      const last = --unsettledCount;
+      slotCol[bestSlot] = slotCol[last];
+      slotDistance[bestSlot] = slotDistance[last];
+      slotPotential[bestSlot] = slotPotential[last];
+      slotFrom[bestSlot] = slotFrom[last];
       settledCols[settledCount++] = col;
       pathLength = best;
       if (rowOfCol[col] < 0) sink = col;
@@ -249,6 +264,8 @@ export interface SinkhornOptions {
   rowMarginal?: Float64Array;
   /** Column marginal (sums to 1); uniform by default. */
   colMarginal?: Float64Array;
+  /** Anneal reg down from the cost range, warm-starting each stage (much faster for small reg). Default true. */
+  epsilonScaling?: boolean;
 }
 
 export interface SinkhornResult {
@@ -293,82 +310,157 @@ export function sinkhornPlan(cost: Float64Array | Float32Array, n: number, m: nu
   const a = checkMarginal(options.rowMarginal, n, 'rowMarginal');
   const b = checkMarginal(options.colMarginal, m, 'colMarginal');
 
-  // Work with potentials scaled by 1/reg: plan_ij = exp(alpha_i + beta_j + kernel_ij), kernel = −C/reg.
-  const kernel = new Float64Array(n * m);
-  for (let k = 0; k < kernel.length; k++) kernel[k] = -cost[k] / reg;
+  // The plan is diag(u) · gibbs · diag(v) with gibbs_ij = exp(alpha_i + beta_j − C_ij / r) at the current reg r.
+  // Iterating on the scalings u, v costs only multiply-adds; whenever they drift far from 1 they are absorbed
+  // into the log-potentials alpha, beta and gibbs is rebuilt, which keeps every number representable however
+  // small reg is (the "stabilised" Sinkhorn of Schmitzer 2019).
   const logA = Float64Array.from(a, Math.log);
   const logB = Float64Array.from(b, Math.log);
   const alpha = new Float64Array(n);
   const beta = new Float64Array(m);
-  const rowLse = new Float64Array(n);
-  const colMax = new Float64Array(m);
-  const colSum = new Float64Array(m);
+  const u = new Float64Array(n).fill(1);
+  const v = new Float64Array(m).fill(1);
+  const gibbs = new Float64Array(n * m);
+  const rowProduct = new Float64Array(n);
+  const colProduct = new Float64Array(m);
+  let stageReg = reg;
 
-  let iterations = 0;
-  let marginalError = Infinity;
-  while (iterations < maxIterations) {
-    // Row update; the log-sum-exps also give the row sums of the current plan, i.e. its marginal error.
-    let error = 0;
+  const rebuildGibbs = () => {
+    for (let i = 0; i < n; i++) {
+      const base = i * m;
+      const ai = alpha[i];
+      for (let j = 0; j < m; j++) gibbs[base + j] = Math.exp(ai + beta[j] - cost[base + j] / stageReg);
+    }
+  };
+
+  /** One exact Sinkhorn sweep in the log domain: robust from any potentials; resets the scalings to 1. */
+  const logDomainSweep = () => {
     for (let i = 0; i < n; i++) {
       const base = i * m;
       let max = -Infinity;
-      for (let j = 0; j < m; j++) {
-        const z = beta[j] + kernel[base + j];
-        if (z > max) max = z;
-      }
+      for (let j = 0; j < m; j++) max = Math.max(max, beta[j] - cost[base + j] / stageReg);
       let sum = 0;
-      for (let j = 0; j < m; j++) sum += Math.exp(beta[j] + kernel[base + j] - max);
-      rowLse[i] = max + Math.log(sum);
-      if (iterations > 0) error += Math.abs(Math.exp(alpha[i] + rowLse[i]) - a[i]);
+      for (let j = 0; j < m; j++) sum += Math.exp(beta[j] - cost[base + j] / stageReg - max);
+      alpha[i] = logA[i] - max - Math.log(sum);
     }
-    if (iterations > 0) {
-      marginalError = error;
-      if (error <= tolerance) break;
+    const colMax = new Float64Array(m).fill(-Infinity);
+    for (let i = 0; i < n; i++) {
+      const base = i * m;
+      for (let j = 0; j < m; j++) colMax[j] = Math.max(colMax[j], alpha[i] - cost[base + j] / stageReg);
     }
-    for (let i = 0; i < n; i++) alpha[i] = logA[i] - rowLse[i];
+    colProduct.fill(0);
+    for (let i = 0; i < n; i++) {
+      const base = i * m;
+      for (let j = 0; j < m; j++) colProduct[j] += Math.exp(alpha[i] - cost[base + j] / stageReg - colMax[j]);
+    }
+    for (let j = 0; j < m; j++) beta[j] = logB[j] - colMax[j] - Math.log(colProduct[j]);
+    u.fill(1);
+    v.fill(1);
+    rebuildGibbs();
+  };
 
-    // Column update, row-major in two passes (max, then sum) to stay cache-friendly.
-    colMax.fill(-Infinity);
-    for (let i = 0; i < n; i++) {
-      const base = i * m;
-      const ai = alpha[i];
-      for (let j = 0; j < m; j++) {
-        const z = ai + kernel[base + j];
-        if (z > colMax[j]) colMax[j] = z;
+  const LIMIT = 1e100;
+  const outOfRange = (x: number) => !(x > 1 / LIMIT && x < LIMIT);
+
+  /** Scaling iterations at the current reg until the row marginal error is ≤ stopAt or the budget is spent. */
+  const iterate = (budget: number, stopAt: number): { used: number; error: number } => {
+    let used = 0;
+    while (used < budget) {
+      // The row products give the current plan's row sums (its columns are exact after the last column update),
+      // so the convergence check is free; stop before the row update so the reported error is that plan's.
+      let error = 0;
+      for (let i = 0; i < n; i++) {
+        const base = i * m;
+        let product = 0;
+        for (let j = 0; j < m; j++) product += gibbs[base + j] * v[j];
+        rowProduct[i] = product;
+        error += Math.abs(u[i] * product - a[i]);
       }
+      if (error <= stopAt) return { used, error };
+      let unstable = false;
+      for (let i = 0; i < n; i++) {
+        u[i] = a[i] / rowProduct[i];
+        if (outOfRange(u[i])) unstable = true;
+      }
+      colProduct.fill(0);
+      for (let i = 0; i < n; i++) {
+        const base = i * m;
+        const ui = u[i];
+        for (let j = 0; j < m; j++) colProduct[j] += gibbs[base + j] * ui;
+      }
+      for (let j = 0; j < m; j++) {
+        v[j] = b[j] / colProduct[j];
+        if (outOfRange(v[j])) unstable = true;
+      }
+      used++;
+      if (unstable) stabilise();
     }
-    colSum.fill(0);
+    return { used, error: rowError() };
+  };
+
+  /** Folds the scalings into the potentials, or re-derives the potentials if a scaling over- or underflowed. */
+  const stabilise = () => {
+    const finite = u.every((x) => x > 0 && Number.isFinite(x)) && v.every((x) => x > 0 && Number.isFinite(x));
+    if (!finite) return logDomainSweep();
+    for (let i = 0; i < n; i++) alpha[i] += Math.log(u[i]);
+    for (let j = 0; j < m; j++) beta[j] += Math.log(v[j]);
+    u.fill(1);
+    v.fill(1);
+    rebuildGibbs();
+  };
+
+  const rowError = () => {
+    let error = 0;
     for (let i = 0; i < n; i++) {
       const base = i * m;
-      const ai = alpha[i];
-      for (let j = 0; j < m; j++) colSum[j] += Math.exp(ai + kernel[base + j] - colMax[j]);
+      let product = 0;
+      for (let j = 0; j < m; j++) product += gibbs[base + j] * v[j];
+      error += Math.abs(u[i] * product - a[i]);
     }
-    for (let j = 0; j < m; j++) beta[j] = logB[j] - colMax[j] - Math.log(colSum[j]);
-    iterations++;
+    return error;
+  };
+
+  // ε-scaling: solve coarse (large reg) problems first and warm-start each finer one from their potentials.
+  let costMin = Infinity;
+  let costMax = -Infinity;
+  for (const c of cost) {
+    costMin = Math.min(costMin, c);
+    costMax = Math.max(costMax, c);
   }
-  if (iterations === maxIterations) marginalError = rowMarginalError(kernel, alpha, beta, a, n, m);
+  const schedule: number[] = [];
+  if (options.epsilonScaling ?? true) for (let r = (costMax - costMin) / 2; r > reg; r /= 4) schedule.push(r);
+  schedule.push(reg);
+
+  let iterations = 0;
+  let marginalError = Infinity;
+  for (let stage = 0; stage < schedule.length; stage++) {
+    const last = stage === schedule.length - 1;
+    if (stage > 0) {
+      // Same potentials in cost units, rescaled to the new reg.
+      for (let i = 0; i < n; i++) alpha[i] = ((alpha[i] + Math.log(u[i])) * stageReg) / schedule[stage];
+      for (let j = 0; j < m; j++) beta[j] = ((beta[j] + Math.log(v[j])) * stageReg) / schedule[stage];
+    }
+    stageReg = schedule[stage];
+    logDomainSweep();
+    iterations++;
+    const budget = last ? maxIterations - iterations : Math.min(maxIterations - iterations - 1, 50);
+    const result = iterate(Math.max(budget, 0), last ? tolerance : Math.max(tolerance, 1e-3));
+    iterations += result.used;
+    marginalError = result.error;
+  }
 
   const plan = new Float64Array(n * m);
   for (let i = 0; i < n; i++) {
     const base = i * m;
-    for (let j = 0; j < m; j++) plan[base + j] = Math.exp(alpha[i] + beta[j] + kernel[base + j]);
+    for (let j = 0; j < m; j++) plan[base + j] = u[i] * gibbs[base + j] * v[j];
   }
   return {
     plan,
     iterations,
     marginalError,
     converged: marginalError <= tolerance,
-    rowPotential: Float64Array.from(alpha, (x) => x * reg),
-    colPotential: Float64Array.from(beta, (x) => x * reg),
+    rowPotential: Float64Array.from(alpha, (x, i) => (x + Math.log(u[i])) * reg),
+    colPotential: Float64Array.from(beta, (x, j) => (x + Math.log(v[j])) * reg),
   };
 }
 
-function rowMarginalError(kernel: Float64Array, alpha: Float64Array, beta: Float64Array, a: Float64Array, n: number, m: number): number {
-  let error = 0;
-  for (let i = 0; i < n; i++) {
-    let sum = 0;
-    for (let j = 0; j < m; j++) sum += Math.exp(alpha[i] + beta[j] + kernel[i * m + j]);
-    error += Math.abs(sum - a[i]);
-  }
-  return error;
-}

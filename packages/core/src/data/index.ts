@@ -1,1 +1,1 @@
-export {};
+export * from './toy2d.js';

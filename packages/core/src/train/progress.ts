@@ -46,6 +46,11 @@ export class ProgressReporter {
     this.rateAt = { time: performance.now(), step };
   }
 
+  /** Changes the step count the bar runs to (a time-bounded run re-plans it). */
+  setTotal(total: number): void {
+    this.options.total = total;
+  }
+
   update(step: number, fields: ProgressFields = {}): void {
     if (this.options.silent) return;
     const now = performance.now();

@@ -153,8 +153,12 @@ export class Trainer {
     const startStep = this.step;
     let stoppedBy: TrainSummary['stoppedBy'] = 'steps';
     let lastYield = start;
-    let calibrated = !this.config.maxSeconds || startStep > 0;
+    // With a time budget the schedule is re-fitted at each tenth of the budget until 60% of it: the step
+    // rate rises while the JIT warms up, so one early estimate would end training too soon.
+    const budget = this.config.maxSeconds;
+    let nextCalibration = budget && startStep === 0 ? Math.min(2, budget * 0.1) : Infinity;
     let last: StepResult | undefined;
+    let rateMark = { step: startStep, elapsed: 0 };
     while (this.step < this.plannedSteps) {
       if (options.signal?.aborted) {
         stoppedBy = 'signal';
@@ -164,13 +168,15 @@ export class Trainer {
       options.onStep?.(last);
       const now = performance.now();
       const elapsed = (now - start) / 1000;
-      if (!calibrated && elapsed >= Math.min(3, this.config.maxSeconds! * 0.1) && this.step - startStep >= 20) {
-        // Fit the schedule to the budget: the LR decays fully by the time the budget runs out.
-        const rate = (this.step - startStep) / elapsed;
-        const affordable = this.step + Math.floor(rate * (this.config.maxSeconds! - elapsed) * 0.95);
+      if (budget && elapsed >= nextCalibration) {
+        // Fit the schedule to the budget at the current rate: the LR decays fully as the budget runs out.
+        const rate = (this.step - rateMark.step) / Math.max(1e-3, elapsed - rateMark.elapsed);
+        const affordable = this.step + Math.floor(rate * (budget - elapsed) * 0.97);
         this.plannedSteps = Math.max(this.step + 1, Math.min(this.config.steps, affordable));
-        (progress as unknown as { options: ProgressOptions }).options.total = this.plannedSteps;
-        calibrated = true;
+        progress.setTotal(this.plannedSteps);
+        rateMark = { step: this.step, elapsed };
+        nextCalibration = elapsed + budget * 0.1;
+        if (nextCalibration > budget * 0.6) nextCalibration = Infinity;
       }
       progress.update(this.step, { loss: last.loss, lr: last.lr });
       if (this.config.checkpointPath && this.config.checkpointEvery && this.step % this.config.checkpointEvery === 0) {

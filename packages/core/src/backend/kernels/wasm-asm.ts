@@ -122,6 +122,7 @@ export class FunctionWriter {
 
   // f32 scalar.
   f32Lt(): this { return this.op(0x5d); }
+  f32Ge(): this { return this.op(0x60); }
   f32Gt(): this { return this.op(0x5e); }
   f32Neg(): this { return this.op(0x8c); }
   f32Sqrt(): this { return this.op(0x91); }
@@ -135,7 +136,14 @@ export class FunctionWriter {
   // f32x4 SIMD.
   f32x4Splat(): this { return this.simd(0x13); }
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  f32x4Lt(): this { return this.simd(0x43); }
   f32x4Gt(): this { return this.simd(0x44); }
+  f32x4Ge(): this { return this.simd(0x46); }
+  f32x4Nearest(): this { return this.simd(0x6a); }
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4Splat(): this { return this.simd(0x11); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
   v128And(): this { return this.simd(0x4e); }
   v128Bitselect(): this { return this.simd(0x52); }
   f32x4Sqrt(): this { return this.simd(0xe3); }
@@ -145,6 +153,9 @@ export class FunctionWriter {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }
+  /** Pseudo-min/max (b < a ? b : a): plain minps/maxps on x86, unlike min/max's NaN and ±0 fix-ups. */
+  f32x4Pmin(): this { return this.simd(0xea); }
+  f32x4Pmax(): this { return this.simd(0xeb); }
 
   /** `for (i = from; i < limit; i += step) body()` over i32 locals; `from`/`limit` push one i32 each. */
   forRange(i: number, from: () => void, limit: () => void, step: number, body: () => void): this {

@@ -33,7 +33,7 @@ registerKernelPatch({
       const heap = args.backend.dataIdMap;
       let dst = heap.get(out.dataId)!.memoryOffset;
       nonEmpty.forEach((t, i) => {
-        simd.copyRows(heap.get(t.dataId)!.memoryOffset, dst, rows, widths[i], outWidth);
+        simd.copyRows(heap.get(t.dataId)!.memoryOffset, dst, rows, widths[i], widths[i], outWidth);
         dst += widths[i] * 4;
       });
       return out;

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
+import { kernelPatchDisabled } from './wasm-heap.js';
 
 /**
  * tfjs-backend-wasm 4.22 runs BatchMatMul/_FusedMatMul with transposeA/transposeB about 10x slower than
@@ -8,7 +9,7 @@ import { registerKernelPatch } from '../kernel-patches.js';
  */
 function patchTransposedMatMul(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
-  if (!original || !tf.getKernel('Transpose', 'wasm')) return;
+  if (!original || !tf.getKernel('Transpose', 'wasm') || kernelPatchDisabled(kernelName)) return;
   tf.unregisterKernel(kernelName, 'wasm');
   tf.registerKernel({
     ...original,

@@ -11,33 +11,37 @@ export interface SimdKernels {
   transpose32(src: number, dst: number, batches: number, rows: number, cols: number): void;
   /** dst[j] = Σ_i src[i][j] over a rows×cols float32 matrix. */
   sumRows(src: number, dst: number, rows: number, cols: number): void;
-  /** Copies `rows` runs of `width` 4-byte elements from contiguous src to dst, dst runs `dstStride` apart. */
-  copyRows(src: number, dst: number, rows: number, width: number, dstStride: number): void;
+  /** out = dy where y ≥ 0, dy·(y + 1) elsewhere (ELU's derivative from its output), n float32. */
+  eluGrad(dy: number, y: number, out: number, n: number): void;
+  /** Copies `rows` runs of `width` 4-byte elements; runs start `srcStride` / `dstStride` elements apart. */
+  copyRows(src: number, dst: number, rows: number, width: number, srcStride: number, dstStride: number): void;
 }
 
 function copyRows(): FunctionWriter {
-  const f = new FunctionWriter('copyRows', ['i32', 'i32', 'i32', 'i32', 'i32']);
-  const [src, dst, rows, width, dstStride] = [0, 1, 2, 3, 4];
+  const f = new FunctionWriter('copyRows', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [src, dst, rows, width, srcStride, dstStride] = [0, 1, 2, 3, 4, 5];
   const r = f.local('i32');
   const k = f.local('i32');
   const widthBytes = f.local('i32');
-  const strideBytes = f.local('i32');
+  const srcStrideBytes = f.local('i32');
+  const dstStrideBytes = f.local('i32');
   f.get(width).i32(2).i32Shl().set(widthBytes);
-  f.get(dstStride).i32(2).i32Shl().set(strideBytes);
-  // Narrow rows (concatenating a few columns) copy element by element; wide ones use memory.copy.
+  f.get(srcStride).i32(2).i32Shl().set(srcStrideBytes);
+  f.get(dstStride).i32(2).i32Shl().set(dstStrideBytes);
+  // Narrow rows (a few columns) copy element by element; wide ones use memory.copy.
   f.get(width).i32(16).i32LtU().if();
   f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
     f.forRange(k, () => f.i32(0), () => f.get(widthBytes), 4, () => {
       f.get(dst).get(k).i32Add().get(src).get(k).i32Add().i32Load().i32Store();
     });
-    f.get(src).get(widthBytes).i32Add().set(src);
-    f.get(dst).get(strideBytes).i32Add().set(dst);
+    f.get(src).get(srcStrideBytes).i32Add().set(src);
+    f.get(dst).get(dstStrideBytes).i32Add().set(dst);
   });
   f.else();
   f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
     f.get(dst).get(src).get(widthBytes).memoryCopy();
-    f.get(src).get(widthBytes).i32Add().set(src);
-    f.get(dst).get(strideBytes).i32Add().set(dst);
+    f.get(src).get(srcStrideBytes).i32Add().set(src);
+    f.get(dst).get(dstStrideBytes).i32Add().set(dst);
   });
   f.end();
   return f;
@@ -122,6 +126,50 @@ function sumRows(): FunctionWriter {
   return f;
 }
 
+/** `body(offset)` over byte offsets of 4-float groups, then `tail(offset)` over the remaining floats. */
+function forFloats(f: FunctionWriter, n: number, body: (offset: number) => void, tail: (offset: number) => void): void {
+  const offset = f.local('i32');
+  const end4 = f.local('i32');
+  const end = f.local('i32');
+  f.get(n).i32(-4).i32And().i32(2).i32Shl().set(end4);
+  f.get(n).i32(2).i32Shl().set(end);
+  f.forRange(offset, () => f.i32(0), () => f.get(end4), 16, () => body(offset));
+  f.forRange(offset, () => f.get(end4), () => f.get(end), 4, () => tail(offset));
+}
+
+function eluGrad(): FunctionWriter {
+  const f = new FunctionWriter('eluGrad', ['i32', 'i32', 'i32', 'i32']);
+  const [dy, y, out, n] = [0, 1, 2, 3];
+  const yv = f.local('v128');
+  const dyv = f.local('v128');
+  const ys = f.local('f32');
+  const dys = f.local('f32');
+  forFloats(
+    f,
+    n,
+    (o) => {
+      f.get(y).get(o).i32Add().v128Load().set(yv);
+      f.get(dy).get(o).i32Add().v128Load().set(dyv);
+      f.get(out).get(o).i32Add();
+      // bitselect(dy, dy·(y + 1), y ≥ 0)
+      f.get(dyv);
+      f.get(dyv).get(yv).f32(1).f32x4Splat().f32x4Add().f32x4Mul();
+      f.get(yv).f32(0).f32x4Splat().f32x4Ge();
+      f.v128Bitselect().v128Store();
+    },
+    (o) => {
+      f.get(y).get(o).i32Add().f32Load().set(ys);
+      f.get(dy).get(o).i32Add().f32Load().set(dys);
+      f.get(out).get(o).i32Add();
+      f.get(dys);
+      f.get(dys).get(ys).f32(1).f32Add().f32Mul();
+      f.get(ys).f32(0).f32Ge();
+      f.select().f32Store();
+    },
+  );
+  return f;
+}
+
 let bytes: Uint8Array | undefined;
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
@@ -135,7 +183,7 @@ export function simdKernels(backend: WasmBackendInternals): SimdKernels | null {
   let kernels = instances.get(memory);
   if (kernels === undefined) {
     try {
-      bytes ??= assembleModule([transpose32(), sumRows(), copyRows()]);
+      bytes ??= assembleModule([transpose32(), sumRows(), copyRows(), eluGrad()]);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
       kernels = instance.exports as unknown as SimdKernels;
     } catch {

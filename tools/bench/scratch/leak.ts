@@ -1,0 +1,14 @@
+import { tf, resolveBackend, MLPVelocity, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';
+await resolveBackend({ backend: 'wasm', log: false });
+const n0 = tf.memory().numTensors;
+const model = new MLPVelocity({ dim: 2, hidden: 64, depth: 3, activation: 'elu', timeEmbedding: 'raw' });
+const n1 = tf.memory().numTensors;
+const loss = flowMatchingObjective({ model, path: createPath('condot'), batchSize: 8, sampleData: (n) => ({ x1: tf.randomNormal([n, 2]) }) });
+const trainer = new Trainer(model, loss, { steps: 10, optimizer: { lr: 1e-3 }, progress: false });
+const n2 = tf.memory().numTensors;
+trainer.trainStep();
+const n3 = tf.memory().numTensors;
+trainer.trainStep();
+const n4 = tf.memory().numTensors;
+trainer.dispose(); model.dispose();
+console.log({ n0, model: n1, trainer: n2, step1: n3, step2: n4, after: tf.memory().numTensors });
