@@ -19,6 +19,7 @@ Usage:
         --lr X            peak Adam learning rate (default ${train2dDefaults.lr})
         --path NAME       probability path: condot, cosine, vp, linear-vp, polynomial, ot-sigma-min, ve,
                           schrodinger-bridge (default ${train2dDefaults.path})
+        --coupling C      independent | ot (exact minibatch OT, OT-CFM) | sinkhorn (default independent)
         --solver S --nfe N  evaluation sampler (default ${train2dDefaults.solver}, ${train2dDefaults.nfe})
         --seed N          (default 0)
 
@@ -49,6 +50,14 @@ function solverName(value: string | undefined, fallback: MethodName): MethodName
   return value as MethodName;
 }
 
+function couplingName(value: string | undefined): 'independent' | 'ot' | 'sinkhorn' {
+  if (value === undefined) return train2dDefaults.coupling;
+  if (value !== 'independent' && value !== 'ot' && value !== 'sinkhorn') {
+    throw new UsageError(`--coupling must be independent, ot or sinkhorn; got '${value}'`);
+  }
+  return value;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -68,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
         depth: { type: 'string' },
         lr: { type: 'string' },
         path: { type: 'string' },
+        coupling: { type: 'string' },
         solver: { type: 'string' },
         nfe: { type: 'string' },
         seed: { type: 'string' },
@@ -88,6 +98,7 @@ async function main(argv: string[]): Promise<void> {
       depth: num('depth', values.depth, train2dDefaults.depth, { integer: true, min: 1 }),
       lr: num('lr', values.lr, train2dDefaults.lr),
       path: values.path ?? train2dDefaults.path,
+      coupling: couplingName(values.coupling),
       solver: solverName(values.solver, train2dDefaults.solver),
       nfe: num('nfe', values.nfe, train2dDefaults.nfe, { integer: true, min: 1 }),
       seed: num('seed', values.seed, train2dDefaults.seed, { integer: true }),

@@ -12,6 +12,7 @@ import {
   rbfMMD,
   energyDistance,
   loadCheckpoint,
+  MinibatchOTCoupling,
   disposeCheckpoint,
   type MLPVelocityConfig,
   type ProbPath,
@@ -34,6 +35,8 @@ export interface Train2dOptions {
   seed: number;
   /** Probability path by registered name. */
   path: string;
+  /** How noise and data are paired: independent, or minibatch optimal transport (OT-CFM). */
+  coupling: 'independent' | 'ot' | 'sinkhorn';
   solver: MethodName;
   nfe: number;
   evalSamples: number;
@@ -52,6 +55,7 @@ export const train2dDefaults: Omit<Train2dOptions, 'log'> = {
   lr: 3e-3,
   seed: 0,
   path: 'condot',
+  coupling: 'independent',
   solver: 'midpoint',
   nfe: 100,
   evalSamples: 10_000,
@@ -97,6 +101,7 @@ export async function train2d(options: Partial<Train2dOptions> = {}) {
       model,
       path,
       batchSize: o.batchSize,
+      coupling: o.coupling === 'independent' ? undefined : new MinibatchOTCoupling({ method: o.coupling === 'ot' ? 'exact' : 'sinkhorn' }),
       sampleData: (n, rng) => ({ x1: sampleToy2d(o.dataset, n, rng) }),
     }),
     {
@@ -113,7 +118,7 @@ export async function train2d(options: Partial<Train2dOptions> = {}) {
       meta: meta as unknown as Record<string, unknown>,
     },
   );
-  o.log(`training a ${o.depth}x${o.hidden} SiLU MLP (${model.parameterCount()} parameters) on ${o.dataset}, batch ${o.batchSize}, up to ${o.seconds}s`);
+  o.log(`training a ${o.depth}x${o.hidden} SiLU MLP (${model.parameterCount()} parameters) on ${o.dataset} (${o.path} path, ${o.coupling} coupling), batch ${o.batchSize}, up to ${o.seconds}s`);
   const summary = await trainer.fit();
   trainer.useEmaWeights();
   const report = await evaluate2d(model, meta, { solver: o.solver, nfe: o.nfe, n: o.evalSamples, seed: o.seed + 1, outPng: join(o.outDir, 'samples.png') });

@@ -263,12 +263,13 @@ describe('couplings', () => {
     const ot = new MinibatchOTCoupling({ method: 'exact' }).pair(x0, x1, rng);
     expect(ot.x0.shape).toEqual([64, 3, 2]);
     expect(ot.x1.shape).toEqual([64, 3, 2]);
-    expect(Array.from(ot.index0)).toEqual(Array.from({ length: 64 }, (_, i) => i));
-    expectPermutation(ot.index1, 64);
-    // The returned rows are exactly the input rows the indices name.
-    const expectedX1 = tf.tidy(() => tf.gather(x1, tf.tensor1d(ot.index1, 'int32')));
-    expect(Array.from(ot.x1.dataSync())).toEqual(Array.from(expectedX1.dataSync()));
-    expectedX1.dispose();
+    // The data keeps its order (so labels stay aligned); the noise is permuted onto it.
+    expect(Array.from(ot.index1)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    expect(Array.from(ot.x1.dataSync())).toEqual(Array.from(x1.dataSync()));
+    expectPermutation(ot.index0, 64);
+    const expectedX0 = tf.tidy(() => tf.gather(x0, tf.tensor1d(ot.index0, 'int32')));
+    expect(Array.from(ot.x0.dataSync())).toEqual(Array.from(expectedX0.dataSync()));
+    expectedX0.dispose();
 
     const cost = squaredDistanceMatrix(x0, x1);
     const optimum = assignmentCost(cost, linearSumAssignment(cost, 64)) / 64;
@@ -305,7 +306,7 @@ describe('couplings', () => {
     const sinkhorn = new MinibatchOTCoupling({ method: 'sinkhorn', reg: 0.05 });
     const sinkhornDistance = measure(sinkhorn.pair(x0, x1, new Rng(1)));
     expect(sinkhorn.lastSolve?.converged).toBe(true);
-    const argmax = measure(new MinibatchOTCoupling({ method: 'sinkhorn', reg: 0.05, rowPairing: 'argmax' }).pair(x0, x1));
+    const argmax = measure(new MinibatchOTCoupling({ method: 'sinkhorn', reg: 0.05, pairing: 'argmax' }).pair(x0, x1));
     const joint = measure(new MinibatchOTCoupling({ method: 'sinkhorn', reg: 0.05, replace: true }).pair(x0, x1, new Rng(2)));
     const sbSharp = measure(new SchrodingerBridgeCoupling(0.1).pair(x0, x1, new Rng(3)));
     const sbBlurry = measure(new SchrodingerBridgeCoupling(10).pair(x0, x1, new Rng(4)));
@@ -324,6 +325,23 @@ describe('couplings', () => {
     tf.dispose([x0, x1]);
   });
 
+  it('exposes its plan: a scaled permutation (exact) or a Sinkhorn plan with uniform marginals', () => {
+    const rng = new Rng(15);
+    const n = 30;
+    const cost = cloudCost(rng, n, 2, 0.5);
+    const exactPlan = new MinibatchOTCoupling().plan(cost, n);
+    const assignment = linearSumAssignment(cost, n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(exactPlan[i * n + j]).toBe(j === assignment[i] ? 1 / n : 0);
+    const soft = new SchrodingerBridgeCoupling(0.5, { tolerance: 1e-8, iterations: 20000 });
+    const softPlan = soft.plan(cost, n);
+    expect(soft.lastSolve?.converged).toBe(true);
+    for (let j = 0; j < n; j++) {
+      let column = 0;
+      for (let i = 0; i < n; i++) column += softPlan[i * n + j];
+      expect(column).toBeCloseTo(1 / n, 9);
+    }
+  });
+
   it('is reproducible: the same Rng state gives the same pairs', () => {
     const rng = new Rng(12);
     const x0 = gaussianBatch(rng, [40, 2]);
@@ -335,7 +353,16 @@ describe('couplings', () => {
     expect(Array.from(a.index1)).toEqual(Array.from(b.index1));
     expect(Array.from(a.index0)).toEqual(Array.from(b.index0));
     expect(Array.from(a.index1)).not.toEqual(Array.from(c.index1));
-    tf.dispose([a.x0, a.x1, b.x0, b.x1, c.x0, c.x1, x0, x1]);
+    // Sampling with replacement resamples the data too: the returned x1 rows are the ones index1 names.
+    const expectedX1 = tf.tidy(() => tf.gather(x1, tf.tensor1d(a.index1, 'int32')));
+    expect(Array.from(a.x1.dataSync())).toEqual(Array.from(expectedX1.dataSync()));
+    // Without replacement the data order is kept, and the coupling's own seeded Rng makes it reproducible too.
+    const rowWise = new SchrodingerBridgeCoupling(0.5, { seed: 3 });
+    const d = rowWise.pair(x0, x1);
+    const e = new SchrodingerBridgeCoupling(0.5, { seed: 3 }).pair(x0, x1);
+    expect(Array.from(d.index1)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(Array.from(d.index0)).toEqual(Array.from(e.index0));
+    tf.dispose([a.x0, a.x1, b.x0, b.x1, c.x0, c.x1, d.x0, d.x1, e.x0, e.x1, expectedX1, x0, x1]);
   });
 
   it('rejects mismatched batches and bad options clearly', () => {

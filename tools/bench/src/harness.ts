@@ -50,7 +50,7 @@ export interface WorkloadResult {
 export interface BenchReport {
   date: string;
   machine: { cpu: string; cores: number; platform: string; node: string };
-  backend: { name: string; tfjs: string; threads: number | null; kernelPatches: string[] };
+  backend: { name: string; tfjs: string; threads: number | null; kernelPatches: string[]; disabledKernelPatches: string | null };
   pytorch: (PyTorchInfo & { available: true }) | { available: false; reason: string };
   budget: TimingBudget;
   rounds: number;
@@ -124,6 +124,8 @@ export async function runBench(workloads: Workload[], options: BenchOptions): Pr
       tfjs: tf.version_core,
       threads: wasmThreads ?? null,
       kernelPatches: describeKernelPatches(backend.tfjsName).map((p) => p.kernelName),
+      // Registered patches named here (or 'all') were left unapplied for a before/after comparison.
+      disabledKernelPatches: process.env.FM_DISABLE_KERNEL_PATCHES ?? null,
     },
     pytorch: pytorch ?? { available: false, reason: 'no workload ran a PyTorch reference' },
     budget,

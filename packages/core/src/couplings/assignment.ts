@@ -1,9 +1,10 @@
 /**
- * Exact linear assignment: the permutation σ minimising Σ_i C[i, σ(i)]. Solved by successive shortest augmenting
- * paths with dual potentials (the Jonker–Volgenant family): each row is added in turn by a Dijkstra search over
- * reduced costs C[i,j] − u[i] − v[j] ≥ 0, after which the potentials are updated so they stay feasible. O(n²m)
- * worst case, but the search stops at the first free column and only scans columns not yet reached, so random
- * instances finish far faster than the bound.
+ * Exact linear assignment: the permutation σ minimising Σ_i C[i, σ(i)]. Solved the Jonker–Volgenant way: a cheap
+ * initialisation (row and column reduction, reduction transfer, augmenting row reduction) matches most rows, then
+ * each remaining row is added by a shortest augmenting path — a Dijkstra search over reduced costs
+ * C[i,j] − u[i] − v[j] ≥ 0 — after which the potentials are updated so they stay feasible. O(n²m) worst case; the
+ * search stops at the first free column and only scans columns not yet reached, so typical instances finish far
+ * faster than the bound.
  */
 
 function checkCostMatrix(cost: Float64Array | Float32Array, rows: number, cols: number, who: string): void {
@@ -11,7 +12,7 @@ function checkCostMatrix(cost: Float64Array | Float32Array, rows: number, cols: 
     throw new RangeError(`${who}: sizes must be non-negative integers, got ${rows} × ${cols}`);
   }
   if (!(cost instanceof Float64Array || cost instanceof Float32Array)) {
-    throw new TypeError(`${who}: cost must be a Float64Array (row-major ${rows} × ${cols})`);
+    throw new TypeError(`${who}: cost must be a Float64Array or Float32Array (row-major ${rows} × ${cols})`);
   }
   if (cost.length !== rows * cols) {
     throw new RangeError(`${who}: cost has ${cost.length} entries but a ${rows} × ${cols} matrix needs ${rows * cols}`);
@@ -39,7 +40,7 @@ function initialiseSquare(
 ): Int32Array {
   // Row reduction first: with squared distances a large shift between the batches adds a row-dependent constant
   // that would otherwise make one row the column minimum everywhere.
-  const rowMin = new Float64Array(n).fill(Infinity);
+  const rowMin = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const base = i * n;
     let min = Infinity;

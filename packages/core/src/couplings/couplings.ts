@@ -7,7 +7,11 @@ import { tf } from '../backend/tf.js';
 import { Rng } from '../random.js';
 import { linearSumAssignment, sinkhornPlan, type SinkhornResult } from './assignment.js';
 
-/** A paired batch: x0 = input x0 rows index0, x1 = input x1 rows index1. Both tensors are new (caller disposes). */
+/**
+ * A paired batch: x0 = input x0 rows index0, x1 = input x1 rows index1. Both tensors are new (caller disposes).
+ * Without replacement every coupling here keeps x1 (the data) in its original order — index1 is 0..B−1 — and
+ * reorders only the noise, so per-sample data such as class labels stay aligned with x1.
+ */
 export interface CoupledBatch {
   x0: tf.Tensor;
   x1: tf.Tensor;
@@ -106,13 +110,14 @@ export interface MinibatchOTOptions {
    */
   tolerance?: number;
   /**
-   * true: draw B pairs i.i.d. from the joint plan (as torchcfm does), so rows may repeat or be dropped.
-   * false (default): every x0 row appears once, paired with its assigned x1 (exact) or with an x1 drawn from
-   * the plan's conditional P(j | i) (sinkhorn) — a stratified sample of the same plan.
+   * true: draw B pairs i.i.d. from the joint plan (as torchcfm does), so data rows may repeat or be dropped —
+   * gather any per-sample data (labels) with `index1`.
+   * false (default): every x1 (data) row appears once, in order, paired with its assigned x0 (exact) or with an
+   * x0 drawn from the plan's conditional P(i | j) (sinkhorn) — a stratified sample of the same plan.
    */
   replace?: boolean;
-  /** For sinkhorn without replacement: 'sample' from P(j | i) (default) or take its 'argmax'. */
-  rowPairing?: 'sample' | 'argmax';
+  /** For sinkhorn without replacement: 'sample' x0 from P(i | j) (default) or take its 'argmax'. */
+  pairing?: 'sample' | 'argmax';
   /** Divide costs by their maximum before solving (makes `reg` scale-free for sinkhorn). Default false. */
   normalizeCost?: boolean;
   /** Seed of the coupling's own Rng, used when pair() gets none. Default 0. */
@@ -141,30 +146,30 @@ function sampleJoint(plan: Float64Array, n: number, rng: Rng): { index0: Int32Ar
   return { index0, index1 };
 }
 
-function pairRows(plan: Float64Array, n: number, mode: 'sample' | 'argmax', rng: Rng): Int32Array {
-  const columns = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const base = i * n;
+/** For each data column j of the plan, the noise row paired with it: drawn from P(i | j) or its argmax. */
+function pairColumns(plan: Float64Array, n: number, mode: 'sample' | 'argmax', rng: Rng): Int32Array {
+  const rows = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
     if (mode === 'argmax') {
       let best = 0;
-      for (let j = 1; j < n; j++) if (plan[base + j] > plan[base + best]) best = j;
-      columns[i] = best;
+      for (let i = 1; i < n; i++) if (plan[i * n + j] > plan[best * n + j]) best = i;
+      rows[j] = best;
       continue;
     }
-    let rowSum = 0;
-    for (let j = 0; j < n; j++) rowSum += plan[base + j];
-    let target = rng.next() * rowSum;
+    let columnSum = 0;
+    for (let i = 0; i < n; i++) columnSum += plan[i * n + j];
+    let target = rng.next() * columnSum;
     let chosen = n - 1;
-    for (let j = 0; j < n; j++) {
-      target -= plan[base + j];
+    for (let i = 0; i < n; i++) {
+      target -= plan[i * n + j];
       if (target < 0) {
-        chosen = j;
+        chosen = i;
         break;
       }
     }
-    columns[i] = chosen;
+    rows[j] = chosen;
   }
-  return columns;
+  return rows;
 }
 
 /**
@@ -178,7 +183,7 @@ export class MinibatchOTCoupling implements Coupling {
   readonly iterations: number;
   readonly tolerance: number;
   readonly replace: boolean;
-  readonly rowPairing: 'sample' | 'argmax';
+  readonly pairing: 'sample' | 'argmax';
   readonly normalizeCost: boolean;
   lastSolve?: Pick<SinkhornResult, 'iterations' | 'marginalError' | 'converged'>;
   private readonly ownRng: Rng;
@@ -190,9 +195,9 @@ export class MinibatchOTCoupling implements Coupling {
     }
     const reg = options.reg ?? 0.05;
     if (!(reg > 0) || !Number.isFinite(reg)) throw new RangeError(`MinibatchOTCoupling: reg must be a positive number, got ${reg}`);
-    const rowPairing = options.rowPairing ?? 'sample';
-    if (rowPairing !== 'sample' && rowPairing !== 'argmax') {
-      throw new Error(`MinibatchOTCoupling: rowPairing must be 'sample' or 'argmax', got ${JSON.stringify(rowPairing)}`);
+    const pairing = options.pairing ?? 'sample';
+    if (pairing !== 'sample' && pairing !== 'argmax') {
+      throw new Error(`MinibatchOTCoupling: pairing must be 'sample' or 'argmax', got ${JSON.stringify(pairing)}`);
     }
     this.method = method;
     this.reg = reg;
@@ -203,7 +208,7 @@ export class MinibatchOTCoupling implements Coupling {
     }
     if (!(this.tolerance >= 0)) throw new RangeError(`MinibatchOTCoupling: tolerance must be ≥ 0, got ${this.tolerance}`);
     this.replace = options.replace ?? false;
-    this.rowPairing = rowPairing;
+    this.pairing = pairing;
     this.normalizeCost = options.normalizeCost ?? false;
     this.ownRng = new Rng(options.seed ?? 0);
     this.name = method === 'exact' ? 'ot-exact' : 'ot-sinkhorn';
@@ -247,15 +252,17 @@ export class MinibatchOTCoupling implements Coupling {
         index0 = Int32Array.from({ length: n }, () => random.int(n));
         index1 = Int32Array.from(index0, (i) => assignment[i]);
       } else {
-        index0 = identity(n);
-        index1 = assignment;
+        // Invert the assignment so the data keeps its order and the noise is permuted.
+        index0 = new Int32Array(n);
+        for (let i = 0; i < n; i++) index0[assignment[i]] = i;
+        index1 = identity(n);
       }
     } else {
       const { plan } = this.solveSinkhorn(cost, n);
       if (this.replace) ({ index0, index1 } = sampleJoint(plan, n, random));
       else {
-        index0 = identity(n);
-        index1 = pairRows(plan, n, this.rowPairing, random);
+        index0 = pairColumns(plan, n, this.pairing, random);
+        index1 = identity(n);
       }
     }
     return gatherPair(x0, x1, index0, index1);
@@ -270,9 +277,9 @@ export class SchrodingerBridgeCoupling extends MinibatchOTCoupling {
   override readonly name = 'schrodinger-bridge';
   readonly sigma: number;
 
-  constructor(sigma: number, options: Omit<MinibatchOTOptions, 'method' | 'reg'> = {}) {
+  constructor(sigma: number, options: Omit<MinibatchOTOptions, 'method' | 'reg' | 'normalizeCost'> = {}) {
     if (!(sigma > 0) || !Number.isFinite(sigma)) throw new RangeError(`SchrodingerBridgeCoupling: sigma must be a positive number, got ${sigma}`);
-    super({ ...options, method: 'sinkhorn', reg: 2 * sigma * sigma });
+    super({ ...options, method: 'sinkhorn', reg: 2 * sigma * sigma, normalizeCost: false });
     this.sigma = sigma;
   }
 }

@@ -60,8 +60,20 @@ export function flowMatchingObjective<E extends ModelExtras>(options: FlowMatchi
     const noise = sampleSource(data.shape, rng);
     const t = tf.tensor1d(timeSampler.sample(data.shape[0], rng));
     const paired = options.coupling ? options.coupling.pair(noise, data, rng) : { x0: noise, x1: data };
+    // A coupling that resamples data rows (replace: true) reports which rows it took: conditioning follows them.
+    const index1 = (paired as { index1?: Int32Array }).index1;
+    const pairedExtras = extras && index1 ? reorderExtras(extras, index1) : extras;
     const sample = options.path.sample(paired.x0, paired.x1, t, { rng });
-    const prediction = velocity(sample.xt, t, extras);
+    const prediction = velocity(sample.xt, t, pairedExtras);
     return cfmLoss(prediction, sample.dxt, { t, weighting: options.weighting });
   };
+}
+
+function reorderExtras<E extends ModelExtras>(extras: E, rows: Int32Array): E {
+  const isIdentity = rows.every((r, i) => r === i);
+  if (isIdentity) return extras;
+  const index = tf.tensor1d(rows, 'int32');
+  const out: Record<string, tf.Tensor | undefined> = {};
+  for (const [name, value] of Object.entries(extras)) out[name] = value ? tf.gather(value, index) : value;
+  return out as E;
 }

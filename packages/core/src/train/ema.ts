@@ -14,14 +14,14 @@ export class FlatEMA {
     readonly decay: number,
   ) {
     if (!(decay > 0 && decay < 1)) throw new RangeError(`EMA decay must be in (0, 1), got ${decay}`);
-    this.shadow = tf.variable(layout.flatten(layout.variables), false);
+    this.shadow = tf.variable(layout.flatVariables(), false);
   }
 
   update(): void {
     this.updates += 1;
     const d = Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
     tf.tidy(() => {
-      const current = this.layout.flatten(this.layout.variables);
+      const current = this.layout.flatVariables();
       this.shadow.assign(tf.add(tf.mul(this.shadow, d), tf.mul(current, 1 - d)));
     });
   }

@@ -26,8 +26,33 @@ export class FlatLayout {
     });
   }
 
-  /** Writes a flat vector into the variables. */
-  assign(flat: tf.Tensor): void {
+  private cached?: { flat: tf.Tensor1D; dataIds: unknown[] };
+
+  /**
+   * The variables as one flat vector, cached for as long as no variable has been reassigned by anyone else
+   * (a variable's dataId changes on every assign). Owned by the layout: do not dispose it.
+   */
+  flatVariables(): tf.Tensor1D {
+    if (this.cached && this.cached.dataIds.every((id, i) => this.variables[i].dataId === id)) return this.cached.flat;
+    const flat = tf.keep(this.flatten(this.variables));
+    this.remember(flat);
+    return flat;
+  }
+
+  /** Writes a flat vector into the variables (and keeps it as the cached flat view). */
+  assign(flat: tf.Tensor1D): void {
     tf.tidy(() => this.unflatten(flat).forEach((p, i) => this.variables[i].assign(p)));
+    this.remember(tf.keep(tf.clone(flat)));
+  }
+
+  private remember(flat: tf.Tensor1D): void {
+    const previous = this.cached?.flat;
+    this.cached = { flat, dataIds: this.variables.map((v) => v.dataId) };
+    if (previous && previous !== flat) previous.dispose();
+  }
+
+  dispose(): void {
+    this.cached?.flat.dispose();
+    this.cached = undefined;
   }
 }

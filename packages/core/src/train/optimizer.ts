@@ -66,7 +66,7 @@ export class FlatAdam {
       let g: tf.Tensor = flatGrad;
       const norm = gradNorm;
       if (clipNorm !== undefined && clipNorm > 0) g = tf.mul(g, tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))));
-      const params = this.layout.flatten(this.layout.variables);
+      const params = this.layout.flatVariables();
       if (weightDecay > 0 && name === 'adam') g = tf.add(g, tf.mul(params, weightDecay));
       const m = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1));
       const v = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(g), 1 - beta2));
@@ -115,5 +115,6 @@ export class FlatAdam {
   dispose(): void {
     this.m.dispose();
     this.v.dispose();
+    this.layout.dispose();
   }
 }

@@ -1,4 +1,4 @@
-import { tf, MLPVelocity, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';
+import { tf, MLPVelocity, Rng, Trainer, createPath, flowMatchingObjective, sampleToy2d } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
 import type { Workload } from '../harness.js';
 
@@ -7,18 +7,6 @@ const modelConfig = { dim: 2, hidden: 64, depth: 3, activation: 'elu', timeEmbed
 const trainBatch = 256;
 const samplePoints = 10_000;
 const sampleSteps = 100;
-
-/** Two interleaving half circles with Gaussian noise (sklearn's make_moons recipe), drawn from `rng`. */
-function sampleMoons(n: number, rng: Rng, noise = 0.1): tf.Tensor2D {
-  const out = new Float32Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    const angle = rng.next() * Math.PI;
-    const upper = rng.next() < 0.5;
-    out[2 * i] = (upper ? Math.cos(angle) : 1 - Math.cos(angle)) + noise * rng.normal();
-    out[2 * i + 1] = (upper ? Math.sin(angle) : 0.5 - Math.sin(angle)) + noise * rng.normal();
-  }
-  return tf.tensor2d(out, [n, 2]);
-}
 
 export const mlp2dTrain: Workload = {
   name: 'mlp2d-train',
@@ -31,14 +19,15 @@ export const mlp2dTrain: Workload = {
       model,
       path: createPath('condot'),
       batchSize: trainBatch,
-      sampleData: (n, rng) => ({ x1: sampleMoons(n, rng) }),
+      // The Python side's recipe: i.i.d. angles, noise 0.1.
+      sampleData: (n, rng) => ({ x1: sampleToy2d('moons', n, rng, { noise: 0.1, angles: 'uniform' }) }),
     });
     // Plenty of steps so the (constant) schedule never ends inside the timed window.
     const trainer = new Trainer(model, loss, { steps: 1e9, optimizer: { lr: 1e-3 }, progress: false });
     return {
       iterate: () => trainer.trainStep(),
       unitsPerIteration: 1,
-      path: 'Trainer.trainStep (FlatAdam) with flowMatchingObjective (condot path), moons drawn in JS',
+      path: "Trainer.trainStep (FlatAdam) with flowMatchingObjective (condot path) on sampleToy2d('moons')",
       dispose: () => {
         trainer.dispose();
         model.dispose();

@@ -6,3 +6,4 @@ import './wasm-concat.js';
 import './wasm-slice.js';
 import './wasm-split.js';
 import './wasm-elu-grad.js';
+import './wasm-identity.js';

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '@flowmatch/core';
+
+describe('wasm Identity shares buffers by reference count', () => {
+  it('a clone keeps its values after the source is disposed, and both free the buffer together', () => {
+    const backend = tf.engine().backend as unknown as { numDataIds(): number };
+    const idsBefore = backend.numDataIds();
+    const source = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const copy = tf.clone(source);
+    expect(copy.shape).toEqual([2, 3]);
+    source.dispose();
+    expect(Array.from(copy.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    copy.dispose();
+    expect(backend.numDataIds()).toBe(idsBefore);
+  });
+
+  it('gradients (which save inputs through clones) are unchanged', () => {
+    const x = tf.tensor1d([-1.5, -0.2, 0.3, 2]);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(v, tf.sigmoid(v))))(x);
+    const s = x.dataSync().map((v) => 1 / (1 + Math.exp(-v)));
+    const expected = Array.from(x.dataSync()).map((v, i) => s[i] * (1 + v * (1 - s[i])));
+    Array.from(g.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    tf.dispose([x, g]);
+  });
+
+  it('a variable assigned from a clone does not change the clone source', () => {
+    const a = tf.tensor1d([1, 2, 3]);
+    const v = tf.variable(tf.clone(a));
+    v.assign(tf.tensor1d([7, 8, 9]));
+    expect(Array.from(a.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(v.dataSync())).toEqual([7, 8, 9]);
+    tf.dispose([a, v]);
+  });
+});
