@@ -40,9 +40,9 @@ export class FlatLayout {
   }
 
   /** Writes a flat vector into the variables (and keeps it as the cached flat view). */
-  assign(flat: tf.Tensor1D): void {
+  assign(flat: tf.Tensor): void {
     tf.tidy(() => this.unflatten(flat).forEach((p, i) => this.variables[i].assign(p)));
-    this.remember(tf.keep(tf.clone(flat)));
+    this.remember(tf.keep(tf.clone(flat)) as tf.Tensor1D);
   }
 
   private remember(flat: tf.Tensor1D): void {

@@ -44,8 +44,8 @@ export class FlatAdam {
     if (!(config.lr > 0)) throw new RangeError(`optimizer lr must be > 0, got ${config.lr}`);
     this.config = { name: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...config };
     this.layout = new FlatLayout(variables);
-    this.m = tf.variable(tf.zeros([this.layout.total]), false);
-    this.v = tf.variable(tf.zeros([this.layout.total]), false);
+    this.m = zerosVariable(this.layout.total);
+    this.v = zerosVariable(this.layout.total);
   }
 
   /** Applies one update with learning rate `lr`, clipping the global gradient norm to `clipNorm` if given. */
@@ -117,4 +117,11 @@ export class FlatAdam {
     this.v.dispose();
     this.layout.dispose();
   }
+}
+
+function zerosVariable(size: number): tf.Variable {
+  const zeros = tf.zeros([size]);
+  const v = tf.variable(zeros, false);
+  zeros.dispose();
+  return v;
 }

@@ -18,11 +18,6 @@ export interface KernelArgs<A = Record<string, unknown>> {
   attrs: A;
 }
 
-/** The dtypes whose data lives as a plain typed array on the heap. */
-export function isHeapNumeric(dtype: tf.DataType): boolean {
-  return dtype === 'float32' || dtype === 'int32' || dtype === 'bool';
-}
-
 /**
  * Kernel names listed in FM_DISABLE_KERNEL_PATCHES (comma-separated, or `all`) keep tfjs's own kernel: for
  * before/after timings and for ruling a patch out when chasing a numerical difference.

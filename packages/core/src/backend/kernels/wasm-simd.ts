@@ -3,8 +3,8 @@ import type { WasmBackendInternals } from './wasm-heap.js';
 
 /**
  * Our own small wasm SIMD module, instantiated on tfjs-backend-wasm's heap: the loops tfjs runs slowly
- * (generic N-d transpose, reductions over leading axes) as straight-line code. All pointers are byte offsets
- * into the shared heap; sizes are element counts.
+ * (generic N-d transpose, sums over leading axes, row copies for concat/slice/split, ELU's gradient) as
+ * straight-line code. All pointers are byte offsets into the shared heap; sizes are element counts.
  */
 export interface SimdKernels {
   /** dst[b][j][i] = src[b][i][j] for `batches` rows×cols matrices of 4-byte elements. */
