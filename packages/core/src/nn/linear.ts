@@ -26,6 +26,16 @@ export class Linear extends Module {
     if (options.bias ?? true) this.bias = this.registerParameter('bias', uniformInit(rng, [outFeatures], bound));
   }
 
+  /**
+   * act(x W + b) as one fused kernel when nothing is being differentiated (sampling, evaluation): tfjs fuses
+   * bias and relu/elu/sigmoid into the GEMM. Under a gradient tape it falls back to plain ops, which keep
+   * higher-order gradients (JVPs for MeanFlow) working.
+   */
+  forwardActivated(x: tf.Tensor2D, fusable: 'linear' | 'relu' | 'elu' | 'sigmoid'): tf.Tensor2D | undefined {
+    if (isRecordingGradients() || x.rank !== 2 || x.shape[1] !== this.inFeatures) return undefined;
+    return tf.fused.matMul({ a: x, b: this.weight as tf.Tensor2D, bias: this.bias, activation: fusable }) as tf.Tensor2D;
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     const last = x.shape[x.shape.length - 1];
     if (last !== this.inFeatures) {
@@ -38,4 +48,9 @@ export class Linear extends Module {
       return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });
   }
+}
+
+/** Whether a gradient tape is recording (inside tf.grad / variableGrads), from tfjs's engine state. */
+export function isRecordingGradients(): boolean {
+  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 }

@@ -23,6 +23,9 @@ export interface MLPVelocityConfig {
   seed?: number;
 }
 
+/** Activations tfjs can fuse into the matmul kernel (used on the inference path only). */
+const FUSABLE: Partial<Record<ActivationName, 'relu' | 'elu'>> = { relu: 'relu', elu: 'elu' };
+
 /** A plain MLP velocity field v(x, t[, r, label]) for low-dimensional data. */
 export class MLPVelocity extends Module {
   readonly config: Required<Omit<MLPVelocityConfig, 'timeEmbedding'>> & { timeEmbedding: MLPVelocityConfig['timeEmbedding'] };
@@ -80,12 +83,20 @@ export class MLPVelocity extends Module {
       const parts: tf.Tensor[] = [x, feats(t)];
       if (secondTime) parts.push(feats(extras!.r!));
       let h: tf.Tensor = tf.concat(parts, 1);
+      const fusable = FUSABLE[this.config.activation];
       for (let i = 0; i < this.layers.length - 1; i++) {
+        const conditioned = i === 0 && this.labelEmbedding && extras?.labels;
+        const fused = !conditioned && fusable ? this.layers[i].forwardActivated(h as tf.Tensor2D, fusable) : undefined;
+        if (fused) {
+          h = fused;
+          continue;
+        }
         h = this.layers[i].forward(h);
-        if (i === 0 && this.labelEmbedding && extras?.labels) h = tf.add(h, tf.gather(this.labelEmbedding, extras.labels));
+        if (conditioned) h = tf.add(h, tf.gather(this.labelEmbedding!, extras!.labels!));
         h = this.act(h);
       }
-      return this.layers[this.layers.length - 1].forward(h);
+      const last = this.layers[this.layers.length - 1];
+      return last.forwardActivated(h as tf.Tensor2D, 'linear') ?? last.forward(h);
     });
   }
 }
