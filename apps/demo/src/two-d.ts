@@ -121,6 +121,7 @@ export async function train2d(options: Partial<Train2dOptions> = {}) {
   o.log(`training a ${o.depth}x${o.hidden} SiLU MLP (${model.parameterCount()} parameters) on ${o.dataset} (${o.path} path, ${o.coupling} coupling), batch ${o.batchSize}, up to ${o.seconds}s`);
   const summary = await trainer.fit();
   trainer.useEmaWeights();
+  o.log(`sampling ${o.evalSamples} points (${o.solver}, ${o.nfe} NFE, EMA weights) and scoring them against ${o.evalSamples} fresh data points…`);
   const report = await evaluate2d(model, meta, { solver: o.solver, nfe: o.nfe, n: o.evalSamples, seed: o.seed + 1, outPng: join(o.outDir, 'samples.png') });
   await writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify({ training: summary, quality: report }, null, 2) + '\n');
   trainer.dispose();

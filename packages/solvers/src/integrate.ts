@@ -239,13 +239,8 @@ function integrateFixed(
 ): IntegrateResult {
   const owned = new Owned(y0);
   const keep = options.returnIntermediates === true;
-  let nfe = 0;
-  const fn = (t: number, y: readonly tf.Tensor[]) => {
-    nfe++;
-    const out = f(t, y);
-    checkOutput(where, y, out, t);
-    return out;
-  };
+  const counted = countEvaluations(f, where);
+  const fn = counted.fn;
   let y: readonly tf.Tensor[] = y0;
   try {
     if (keep) owned.record(grid[0], y0);
@@ -256,7 +251,7 @@ function integrateFixed(
       owned.release(y);
       y = yNew;
       if (keep) owned.record(tNew, y);
-      options.onStep?.({ step: i + 1, t: tNew, h: tNew - t, nfe, rejected: 0, state: y });
+      options.onStep?.({ step: i + 1, t: tNew, h: tNew - t, nfe: counted.count, rejected: 0, state: y });
     }
   } catch (err) {
     owned.release(y);
@@ -267,7 +262,7 @@ function integrateFixed(
     y: y as tf.Tensor[],
     times: grid,
     intermediates: keep ? owned.intermediates : undefined,
-    nfe,
+    nfe: counted.count,
     steps: grid.length - 1,
     rejected: 0,
   };
@@ -297,13 +292,8 @@ function integrateAdaptive(
   const exponent = 1 / ((DOPRI5.errorOrder as number) + 1);
   const bErr = DOPRI5.bErr as readonly number[];
 
-  let nfe = 0;
-  const fn = (t: number, y: readonly tf.Tensor[]) => {
-    nfe++;
-    const out = f(t, y);
-    checkOutput(where, y, out, t);
-    return out;
-  };
+  const counted = countEvaluations(f, where);
+  const fn = counted.fn;
   // Retained derivatives are cloned: f may return tensors it does not own (a captured constant, its input).
   const evalOwned = (t: number, y: readonly tf.Tensor[]) => tf.tidy(() => fn(t, y).map((k) => tf.clone(k)));
 
@@ -365,7 +355,7 @@ function integrateAdaptive(
           // A step shortened to land on a grid time says nothing against the step the controller proposed.
           h = landing ? Math.max(next, h) : next;
           lastRejected = false;
-          options.onStep?.({ step: steps, t, h: hTaken, nfe, rejected, errorNorm: err, state: y });
+          options.onStep?.({ step: steps, t, h: hTaken, nfe: counted.count, rejected, errorNorm: err, state: y });
         } else {
           tf.dispose(yNew);
           tf.dispose(k7);
@@ -386,7 +376,7 @@ function integrateAdaptive(
   }
   tf.dispose(k1);
   if (y === y0) throw new Error(`${where}: internal error: no step was taken`);
-  return { y: y as tf.Tensor[], times: grid, intermediates: keep ? owned.intermediates : undefined, nfe, steps, rejected };
+  return { y: y as tf.Tensor[], times: grid, intermediates: keep ? owned.intermediates : undefined, nfe: counted.count, steps, rejected };
 }
 
 /**
@@ -417,4 +407,18 @@ function initialStep(
     const h1 = !Number.isFinite(dMax) || dMax <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : Math.pow(0.01 / dMax, exponent);
     return Math.min(100 * h0, h1);
   });
+}
+
+/** Wraps f to count its evaluations and check each output against the state's shapes. */
+function countEvaluations(f: OdeFunction, where: string) {
+  const counted = {
+    count: 0,
+    fn: (t: number, y: readonly tf.Tensor[]) => {
+      counted.count++;
+      const out = f(t, y);
+      checkOutput(where, y, out, t);
+      return out;
+    },
+  };
+  return counted;
 }

@@ -1,22 +1,14 @@
 import { tf, asVelocityFn, Rng, standardNormalLogDensity, type ModelExtras, type VelocityModel } from '@flowmatch/core';
 import { type TimeGrid, validateGrid } from './grid.js';
 import { integrate, type AdaptiveOptions, type OdeFunction } from './integrate.js';
-import { checkBatch, checkVelocity } from './sample.js';
+import { checkBatch, checkVelocity, type SampleStepInfo } from './sample.js';
 import { checkMethod, type MethodName } from './tableaus.js';
 
 export type DivergenceMethod = 'exact' | 'hutchinson';
 export type ProbeDistribution = 'rademacher' | 'gaussian';
 
-export interface LogLikelihoodStepInfo {
-  step: number;
-  t: number;
-  h: number;
-  nfe: number;
-  rejected: number;
-  errorNorm?: number;
-  /** The current point; live only during the callback. */
-  x: tf.Tensor;
-}
+/** Reported after every accepted step; `x` (the point, without the log-density part) is live only during the callback. */
+export type LogLikelihoodStepInfo = SampleStepInfo;
 
 export interface LogLikelihoodOptions<E extends ModelExtras = ModelExtras> extends AdaptiveOptions {
   model: VelocityModel<E>;

@@ -1,24 +1,10 @@
 import { tf, asVelocityFn, type ModelExtras, type VelocityModel } from '@flowmatch/core';
 import type { TimeGrid } from './grid.js';
-import { integrate, type AdaptiveOptions, type OdeFunction } from './integrate.js';
+import { integrate, type AdaptiveOptions, type IntegratorStepInfo, type OdeFunction } from './integrate.js';
 import { checkMethod, type MethodName } from './tableaus.js';
 
-export interface SampleStepInfo {
-  /** 1-based index of the accepted step. */
-  step: number;
-  /** The time just reached. */
-  t: number;
-  /** The signed step just taken (negative backward). */
-  h: number;
-  /** Model evaluations so far. */
-  nfe: number;
-  /** Rejected attempts so far (dopri5). */
-  rejected: number;
-  /** Scaled error norm of the step (dopri5). */
-  errorNorm?: number;
-  /** The current sample; live only during the callback (tf.clone it to keep it). */
-  x: tf.Tensor;
-}
+/** Reported after every accepted step; `x` is live only during the callback (tf.clone it to keep it). */
+export type SampleStepInfo = Omit<IntegratorStepInfo, 'state'> & { x: tf.Tensor };
 
 export interface SampleOptions<E extends ModelExtras = ModelExtras> extends AdaptiveOptions {
   /** A velocity v(x, t, extras) with t of shape [B]; a function or an object with `forward`. */

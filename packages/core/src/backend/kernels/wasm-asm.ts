@@ -102,6 +102,8 @@ export class FunctionWriter {
   f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
   v128Load(offset = 0): this { return this.simd(0x00, ...this.memarg(4, offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
+  /** v128.load32_splat: one float (4 bytes) loaded into all four lanes. */
+  v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.memarg(2, offset)); }
   /** memory.copy (bulk memory): pops destination, source, byte count. */
   memoryCopy(): this { return this.op(0xfc, 0x0a, 0x00, 0x00); }
 
