@@ -1,2 +1,3 @@
-// @flowmatch/image — filled by its own issue; see README.md.
-export const PACKAGE_STATUS = 'planned' as const;
+// @flowmatch/image — U-Net velocity models for images (NHWC tensors).
+export * from './nn/index.js';
+export * from './unet.js';

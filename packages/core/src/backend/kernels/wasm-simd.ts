@@ -15,6 +15,11 @@ export interface SimdKernels {
   eluGrad(dy: number, y: number, out: number, n: number): void;
   /** Copies `rows` runs of `width` 4-byte elements; runs start `srcStride` / `dstStride` elements apart. */
   copyRows(src: number, dst: number, rows: number, width: number, srcStride: number, dstStride: number): void;
+  /**
+   * c[M,N] = a·b for float32: b row-major [K,N], c row-major [M,N], a's element (i, k) at a + (i·aRow + k·aCol)·4
+   * — (aRow, aCol) = (K, 1) for a row-major a, (1, M) for aᵀ stored row-major as [K,M].
+   */
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number): void;
 }
 
 function copyRows(): FunctionWriter {
@@ -170,6 +175,73 @@ function eluGrad(): FunctionWriter {
   return f;
 }
 
+function gemm(): FunctionWriter {
+  const f = new FunctionWriter('gemm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [a, b, c, m, k, n, aRow, aCol] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const i = f.local('i32');
+  const j = f.local('i32');
+  const kk = f.local('i32');
+  const aRowBytes = f.local('i32');
+  const aColBytes = f.local('i32');
+  const rowBytes = f.local('i32'); // n * 4: stride between rows of b and of c
+  const m4 = f.local('i32');
+  const n8 = f.local('i32');
+  const n4 = f.local('i32');
+  const pa = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
+  const pb = f.local('i32');
+  const pc = f.local('i32');
+  const acc = Array.from({ length: 8 }, () => f.local('v128'));
+  const bv = [f.local('v128'), f.local('v128')];
+  const av = f.local('v128');
+  const sacc = f.local('f32');
+  f.get(aRow).i32(2).i32Shl().set(aRowBytes);
+  f.get(aCol).i32(2).i32Shl().set(aColBytes);
+  f.get(n).i32(2).i32Shl().set(rowBytes);
+  f.get(m).i32(-4).i32And().set(m4);
+  f.get(n).i32(-8).i32And().set(n8);
+  f.get(n).i32(-4).i32And().set(n4);
+  // One register tile: `rows` rows of c from row i, `vecs` 4-float column groups from column j (0: one
+  // scalar column). Every output is Σ_k a[i][k]·b[k][j] summed in k order, as XNNPACK's kernels do.
+  const tile = (rows: number, vecs: number) => {
+    f.get(a).get(i).get(aRowBytes).i32Mul().i32Add().set(pa[0]);
+    for (let r = 1; r < rows; r++) f.get(pa[r - 1]).get(aRowBytes).i32Add().set(pa[r]);
+    f.get(b).get(j).i32(2).i32Shl().i32Add().set(pb);
+    if (vecs === 0) f.f32(0).set(sacc);
+    for (let r = 0; r < rows; r++) for (let v = 0; v < vecs; v++) f.f32(0).f32x4Splat().set(acc[r * 2 + v]);
+    f.forRange(kk, () => f.i32(0), () => f.get(k), 1, () => {
+      for (let v = 0; v < vecs; v++) f.get(pb).v128Load(16 * v).set(bv[v]);
+      for (let r = 0; r < rows; r++) {
+        if (vecs === 0) {
+          f.get(sacc).get(pa[r]).f32Load().get(pb).f32Load().f32Mul().f32Add().set(sacc);
+        } else {
+          f.get(pa[r]).v128Load32Splat().set(av);
+          for (let v = 0; v < vecs; v++) f.get(acc[r * 2 + v]).get(av).get(bv[v]).f32x4Mul().f32x4Add().set(acc[r * 2 + v]);
+        }
+        f.get(pa[r]).get(aColBytes).i32Add().set(pa[r]);
+      }
+      f.get(pb).get(rowBytes).i32Add().set(pb);
+    });
+    f.get(c).get(i).get(n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pc);
+    for (let r = 0; r < rows; r++) {
+      if (vecs === 0) f.get(pc).get(sacc).f32Store();
+      for (let v = 0; v < vecs; v++) f.get(pc).get(acc[r * 2 + v]).v128Store(16 * v);
+      if (r + 1 < rows) f.get(pc).get(rowBytes).i32Add().set(pc);
+    }
+  };
+  const rowsLoop = (vecs: number) => {
+    if (vecs > 0) {
+      f.forRange(i, () => f.i32(0), () => f.get(m4), 4, () => tile(4, vecs));
+      f.forRange(i, () => f.get(m4), () => f.get(m), 1, () => tile(1, vecs));
+    } else {
+      f.forRange(i, () => f.i32(0), () => f.get(m), 1, () => tile(1, 0));
+    }
+  };
+  f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => rowsLoop(2));
+  f.forRange(j, () => f.get(n8), () => f.get(n4), 4, () => rowsLoop(1));
+  f.forRange(j, () => f.get(n4), () => f.get(n), 1, () => rowsLoop(0));
+  return f;
+}
+
 let bytes: Uint8Array | undefined;
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
@@ -183,7 +255,7 @@ export function simdKernels(backend: WasmBackendInternals): SimdKernels | null {
   let kernels = instances.get(memory);
   if (kernels === undefined) {
     try {
-      bytes ??= assembleModule([transpose32(), sumRows(), copyRows(), eluGrad()]);
+      bytes ??= assembleModule([transpose32(), sumRows(), copyRows(), eluGrad(), gemm()]);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
       kernels = instance.exports as unknown as SimdKernels;
     } catch {

@@ -1,0 +1,287 @@
+import { tf, Module, Rng, Linear, type ModelExtras } from '@flowmatch/core';
+import { Conv2d } from './nn/conv2d.js';
+import { GroupNorm } from './nn/group-norm.js';
+import { silu } from './nn/activations.js';
+import { ResBlock } from './nn/resblock.js';
+import { AttentionBlock } from './nn/attention.js';
+import { Downsample, Upsample } from './nn/sampling.js';
+import { sinusoidalTimeFeatures } from './nn/time-embedding.js';
+
+export interface UNetVelocityConfig {
+  /** Height = width of the (square) images. Must be divisible by 2^(channelMults.length − 1). */
+  imageSize: number;
+  /** Image channels, in and out (1 for grayscale, 3 for RGB). */
+  channels: number;
+  /** Channels of the first level. Default 32. */
+  baseChannels?: number;
+  /** Per-level channel multipliers; the resolution halves between levels. Default [1, 2, 2]. */
+  channelMults?: number[];
+  /** Residual blocks per level on the way down (the way up has one more). Default 2. */
+  blocksPerLevel?: number;
+  /** Indices of the levels whose blocks get self-attention. Default: the lowest resolution only. */
+  attentionLevels?: number[];
+  /** Self-attention at the bottleneck (between its two residual blocks). Default true. */
+  midAttention?: boolean;
+  /** Attention heads (each level's channels must be divisible by it). Default 1. */
+  attentionHeads?: number;
+  /** GroupNorm groups (every channel count in the network must be divisible by it). Default 8. */
+  groups?: number;
+  /** Dropout inside residual blocks (training mode only). Default 0. */
+  dropout?: number;
+  /**
+   * Number of classes for extras.labels (int32, shape [B], values 0..numClasses). 0 = unconditional.
+   * Label numClasses is the reserved null class ("no label") for classifier-free guidance; a missing
+   * extras.labels on a conditional model means the null class for the whole batch.
+   */
+  numClasses?: number;
+  /**
+   * A second time input, extras.r of shape [B] (MeanFlow's u(x, r, t)): its own sinusoidal features and
+   * MLP, added to the time embedding. Default false.
+   */
+  secondTime?: boolean;
+  /** What the second-time branch embeds: 'interval' = t − r (default, as in MeanFlow) or 'r' itself. */
+  secondTimeInput?: 'interval' | 'r';
+  /** Seed of the parameter initialisation (and dropout masks). Default 0. */
+  seed?: number;
+}
+
+export type ResolvedUNetVelocityConfig = Required<UNetVelocityConfig>;
+
+/** Every field filled in with its default; `attentionLevels` defaults to the last level. */
+export function resolveUNetConfig(config: UNetVelocityConfig): ResolvedUNetVelocityConfig {
+  const channelMults = config.channelMults ?? [1, 2, 2];
+  return {
+    baseChannels: 32,
+    blocksPerLevel: 2,
+    midAttention: true,
+    attentionHeads: 1,
+    groups: 8,
+    dropout: 0,
+    numClasses: 0,
+    secondTime: false,
+    secondTimeInput: 'interval',
+    seed: 0,
+    ...config,
+    channelMults: [...channelMults],
+    attentionLevels: [...(config.attentionLevels ?? [channelMults.length - 1])],
+  };
+}
+
+function validate(c: ResolvedUNetVelocityConfig): void {
+  const posInt = (name: string, v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) <= 0) throw new RangeError(`UNetVelocity: ${name} must be a positive integer, got ${String(v)}`);
+  };
+  posInt('imageSize', c.imageSize);
+  posInt('channels', c.channels);
+  posInt('baseChannels', c.baseChannels);
+  posInt('blocksPerLevel', c.blocksPerLevel);
+  posInt('groups', c.groups);
+  posInt('attentionHeads', c.attentionHeads);
+  if (c.baseChannels % 2 !== 0) throw new RangeError(`UNetVelocity: baseChannels must be even (it is the sinusoidal time-feature size), got ${c.baseChannels}`);
+  if (!Array.isArray(c.channelMults) || c.channelMults.length === 0) throw new RangeError('UNetVelocity: channelMults must be a non-empty array');
+  c.channelMults.forEach((m, i) => posInt(`channelMults[${i}]`, m));
+  const down = 2 ** (c.channelMults.length - 1);
+  if (c.imageSize % down !== 0) {
+    throw new RangeError(`UNetVelocity: imageSize ${c.imageSize} must be divisible by 2^(levels−1) = ${down} for ${c.channelMults.length} levels`);
+  }
+  for (const l of c.attentionLevels) {
+    if (!Number.isInteger(l) || l < 0 || l >= c.channelMults.length) {
+      throw new RangeError(`UNetVelocity: attentionLevels entry ${l} is not a level index in 0..${c.channelMults.length - 1}`);
+    }
+  }
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 0) throw new RangeError(`UNetVelocity: numClasses must be an integer >= 0, got ${c.numClasses}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`UNetVelocity: dropout must be in [0, 1), got ${c.dropout}`);
+  for (const m of c.channelMults) {
+    const ch = c.baseChannels * m;
+    if (ch % c.groups !== 0) throw new RangeError(`UNetVelocity: level channels ${ch} (baseChannels·mult) must be divisible by groups (${c.groups})`);
+    if (ch % c.attentionHeads !== 0) throw new RangeError(`UNetVelocity: level channels ${ch} must be divisible by attentionHeads (${c.attentionHeads})`);
+  }
+  if (c.secondTimeInput !== 'interval' && c.secondTimeInput !== 'r') {
+    throw new RangeError(`UNetVelocity: secondTimeInput must be 'interval' or 'r', got ${String(c.secondTimeInput)}`);
+  }
+}
+
+/** A sinusoidal-features → Linear → SiLU → Linear embedding of one batched scalar. */
+class ScalarEmbedding extends Module {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+
+  constructor(readonly featureDim: number, embDim: number, rng: Rng) {
+    super();
+    this.fc1 = this.registerModule('fc1', new Linear(featureDim, embDim, { rng }));
+    this.fc2 = this.registerModule('fc2', new Linear(embDim, embDim, { rng }));
+  }
+
+  forward(s: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => this.fc2.forward(silu(this.fc1.forward(sinusoidalTimeFeatures(s, this.featureDim)))) as tf.Tensor2D);
+  }
+}
+
+type DownStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'down'; block: Downsample };
+type UpStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'up'; block: Upsample };
+
+/**
+ * A U-Net velocity field v(x, t[, r, label]) for images (NHWC), in the style of DDPM / improved-diffusion:
+ *
+ *   in: 3×3 conv → base channels
+ *   down, per level i: blocksPerLevel × ResBlock(→ base·mult[i]) [+ attention], then a stride-2 conv
+ *     (except the last level); every output is kept for a skip connection
+ *   middle: ResBlock, attention (midAttention), ResBlock
+ *   up, per level i (reversed): (blocksPerLevel + 1) × ResBlock(concat(h, skip) → base·mult[i])
+ *     [+ attention], then nearest 2× + 3×3 conv (except level 0)
+ *   out: GroupNorm → SiLU → 3×3 conv → image channels
+ *
+ * Every ResBlock receives the conditioning embedding: MLP(sinusoid(t)) [+ MLP(sinusoid(t − r))]
+ * [+ class embedding], width 4·baseChannels.
+ */
+export class UNetVelocity extends Module {
+  /** The resolved configuration: store it with checkpoints, rebuild with UNetVelocity.fromConfig. */
+  readonly config: ResolvedUNetVelocityConfig;
+  readonly embDim: number;
+  private readonly timeEmbed: ScalarEmbedding;
+  private readonly secondTimeEmbed?: ScalarEmbedding;
+  private readonly classEmbedding?: tf.Variable;
+  private readonly inConv: Conv2d;
+  private readonly downSteps: DownStep[] = [];
+  private readonly mid1: ResBlock;
+  private readonly midAttn?: AttentionBlock;
+  private readonly mid2: ResBlock;
+  private readonly upSteps: UpStep[] = [];
+  private readonly outNorm: GroupNorm;
+  private readonly outConv: Conv2d;
+
+  constructor(config: UNetVelocityConfig) {
+    super();
+    this.config = resolveUNetConfig(config);
+    validate(this.config);
+    const c = this.config;
+    const rng = new Rng(c.seed);
+    const dropoutRng = new Rng(c.seed).fork();
+    const base = c.baseChannels;
+    const embDim = (this.embDim = 4 * base);
+    const attnOpts = { heads: c.attentionHeads, groups: c.groups, rng };
+    const resOpts = { groups: c.groups, dropout: c.dropout, rng, dropoutRng };
+
+    this.timeEmbed = this.registerModule('timeEmbed', new ScalarEmbedding(base, embDim, rng));
+    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new ScalarEmbedding(base, embDim, rng));
+    if (c.numClasses > 0) {
+      // One row per class plus the null class (index numClasses). Looked up as oneHot · table: the gradient
+      // of tf.gather needs UnsortedSegmentSum, which tfjs-backend-wasm does not have.
+      this.classEmbedding = this.registerParameter('classEmbedding', tf.tensor2d(rng.normalArray((c.numClasses + 1) * embDim, 0, 1), [c.numClasses + 1, embDim]));
+    }
+    this.inConv = this.registerModule('inConv', new Conv2d(c.channels, base, 3, { rng }));
+
+    const skipChannels: number[] = [base];
+    let ch = base;
+    c.channelMults.forEach((mult, level) => {
+      const out = base * mult;
+      const withAttn = c.attentionLevels.includes(level);
+      for (let i = 0; i < c.blocksPerLevel; i++) {
+        const block = this.registerModule(`down${level}_res${i}`, new ResBlock(ch, out, embDim, resOpts));
+        const attn = withAttn ? this.registerModule(`down${level}_attn${i}`, new AttentionBlock(out, attnOpts)) : undefined;
+        this.downSteps.push({ kind: 'res', block, attn });
+        ch = out;
+        skipChannels.push(ch);
+      }
+      if (level < c.channelMults.length - 1) {
+        this.downSteps.push({ kind: 'down', block: this.registerModule(`down${level}_downsample`, new Downsample(ch, rng)) });
+        skipChannels.push(ch);
+      }
+    });
+
+    this.mid1 = this.registerModule('mid_res0', new ResBlock(ch, ch, embDim, resOpts));
+    if (c.midAttention) this.midAttn = this.registerModule('mid_attn', new AttentionBlock(ch, attnOpts));
+    this.mid2 = this.registerModule('mid_res1', new ResBlock(ch, ch, embDim, resOpts));
+
+    for (let level = c.channelMults.length - 1; level >= 0; level--) {
+      const out = base * c.channelMults[level];
+      const withAttn = c.attentionLevels.includes(level);
+      for (let i = 0; i <= c.blocksPerLevel; i++) {
+        const skip = skipChannels.pop()!;
+        if ((ch + skip) % c.groups !== 0) {
+          throw new RangeError(`UNetVelocity: concatenated channels ${ch}+${skip} at up level ${level} must be divisible by groups (${c.groups})`);
+        }
+        const block = this.registerModule(`up${level}_res${i}`, new ResBlock(ch + skip, out, embDim, resOpts));
+        const attn = withAttn ? this.registerModule(`up${level}_attn${i}`, new AttentionBlock(out, attnOpts)) : undefined;
+        this.upSteps.push({ kind: 'res', block, attn });
+        ch = out;
+      }
+      if (level > 0) this.upSteps.push({ kind: 'up', block: this.registerModule(`up${level}_upsample`, new Upsample(ch, rng)) });
+    }
+
+    this.outNorm = this.registerModule('outNorm', new GroupNorm(c.groups, ch));
+    this.outConv = this.registerModule('outConv', new Conv2d(ch, c.channels, 3, { rng }));
+  }
+
+  /** Rebuilds an (untrained) model from a stored config; load the weights with loadStateDict. */
+  static fromConfig(config: UNetVelocityConfig): UNetVelocity {
+    return new UNetVelocity(config);
+  }
+
+  /** The conditioning embedding [B, 4·baseChannels] from t, extras.r and extras.labels. */
+  embed(t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor2D {
+    return tf.tidy(() => {
+      let emb: tf.Tensor = this.timeEmbed.forward(t);
+      if (this.secondTimeEmbed) {
+        const r = extras!.r!;
+        emb = tf.add(emb, this.secondTimeEmbed.forward(this.config.secondTimeInput === 'interval' ? (tf.sub(t, r) as tf.Tensor1D) : r));
+      }
+      if (this.classEmbedding) {
+        const n = this.config.numClasses;
+        const labels = extras?.labels ?? (tf.fill([t.shape[0]], n, 'int32') as tf.Tensor1D);
+        const onehot = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, n + 1);
+        emb = tf.add(emb, tf.matMul(onehot, this.classEmbedding as tf.Tensor2D));
+      }
+      return emb as tf.Tensor2D;
+    });
+  }
+
+  /** x: [B, H, W, C], t: [B] (extras.r: [B] with secondTime; extras.labels: int32 [B]) → velocity [B, H, W, C]. */
+  forward(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor4D {
+    this.checkInputs(x, t, extras);
+    return tf.tidy(() => {
+      const emb = this.embed(t, extras);
+      let h: tf.Tensor4D = this.inConv.forward(x);
+      const skips: tf.Tensor4D[] = [h];
+      for (const step of this.downSteps) {
+        if (step.kind === 'down') h = step.block.forward(h);
+        else {
+          h = step.block.forward(h, emb);
+          if (step.attn) h = step.attn.forward(h);
+        }
+        skips.push(h);
+      }
+      h = this.mid1.forward(h, emb);
+      if (this.midAttn) h = this.midAttn.forward(h);
+      h = this.mid2.forward(h, emb);
+      for (const step of this.upSteps) {
+        if (step.kind === 'up') h = step.block.forward(h);
+        else {
+          h = step.block.forward(tf.concat([h, skips.pop()!], 3), emb);
+          if (step.attn) h = step.attn.forward(h);
+        }
+      }
+      return this.outConv.forward(silu(this.outNorm.forward(h)));
+    });
+  }
+
+  private checkInputs(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): void {
+    const { imageSize: s, channels: c, secondTime, numClasses } = this.config;
+    if (x.rank !== 4 || x.shape[1] !== s || x.shape[2] !== s || x.shape[3] !== c) {
+      throw new Error(`UNetVelocity expected x of shape [B, ${s}, ${s}, ${c}], got [${x.shape}]`);
+    }
+    const b = x.shape[0];
+    if (t.rank !== 1 || t.shape[0] !== b) throw new Error(`UNetVelocity expected t of shape [${b}], got [${t.shape}]`);
+    if (secondTime) {
+      const r = extras?.r;
+      if (!r) throw new Error(`UNetVelocity was built with secondTime: pass extras.r of shape [${b}]`);
+      if (r.rank !== 1 || r.shape[0] !== b) throw new Error(`UNetVelocity expected extras.r of shape [${b}], got [${r.shape}]`);
+    }
+    const labels = extras?.labels;
+    if (labels) {
+      if (numClasses === 0) throw new Error('UNetVelocity was built unconditional (numClasses 0) but got extras.labels');
+      if (labels.rank !== 1 || labels.shape[0] !== b) throw new Error(`UNetVelocity expected extras.labels of shape [${b}], got [${labels.shape}]`);
+      if (labels.dtype !== 'int32') throw new Error(`UNetVelocity expected extras.labels of dtype int32, got ${labels.dtype}`);
+    }
+  }
+}
