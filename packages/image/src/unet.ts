@@ -31,7 +31,8 @@ export interface UNetVelocityConfig {
   /**
    * Number of classes for extras.labels (int32, shape [B], values 0..numClasses). 0 = unconditional.
    * Label numClasses is the reserved null class ("no label") for classifier-free guidance; a missing
-   * extras.labels on a conditional model means the null class for the whole batch.
+   * extras.labels on a conditional model means the null class for the whole batch. Labels outside
+   * 0..numClasses are not checked (that would read the tensor back) and add no class embedding.
    */
   numClasses?: number;
   /**
@@ -278,8 +279,8 @@ export class UNetVelocity extends Module {
       if (r.rank !== 1 || r.shape[0] !== b) throw new Error(`UNetVelocity expected extras.r of shape [${b}], got [${r.shape}]`);
     }
     const labels = extras?.labels;
-    if (labels) {
-      if (numClasses === 0) throw new Error('UNetVelocity was built unconditional (numClasses 0) but got extras.labels');
+    // An unconditional model ignores labels (as MLPVelocity does), so labelled data sets train either kind.
+    if (labels && numClasses > 0) {
       if (labels.rank !== 1 || labels.shape[0] !== b) throw new Error(`UNetVelocity expected extras.labels of shape [${b}], got [${labels.shape}]`);
       if (labels.dtype !== 'int32') throw new Error(`UNetVelocity expected extras.labels of dtype int32, got ${labels.dtype}`);
     }

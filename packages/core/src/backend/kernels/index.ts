@@ -8,3 +8,4 @@ import './wasm-slice.js';
 import './wasm-split.js';
 import './wasm-elu-grad.js';
 import './wasm-identity.js';
+import './wasm-one-hot.js';

@@ -31,33 +31,31 @@ registerKernelPatch({
       if ((transposeB ? b.shape[2] : b.shape[1]) !== k) return callKernel(original, args);
       const backend = args.backend;
       const out = backend.makeOutput([batch, m, n], 'float32');
-      let scratch: ReturnType<typeof backend.makeOutput> | undefined;
-      if (transposeB && k > 1 && n > 1) scratch = backend.makeOutput([batchB, k, n], 'float32');
-      // Offsets are read after every allocation (an allocation may move nothing, but may grow the heap).
+      // One scratch buffer: aᵀ transposed back (if asked), bᵀ likewise, then the GEMM's k·8-float panel.
+      const aFloats = transposeA ? batchA * m * k : 0;
+      const bFloats = transposeB ? batchB * k * n : 0;
+      const scratch = backend.makeOutput([aFloats + bFloats + k * 8 + 4], 'float32');
+      // Offsets are read after every allocation.
       const heap = backend.dataIdMap;
-      const aPtr = heap.get(a.dataId)!.memoryOffset;
+      let aPtr = heap.get(a.dataId)!.memoryOffset;
       let bPtr = heap.get(b.dataId)!.memoryOffset;
       const outPtr = heap.get(out.dataId)!.memoryOffset;
-      if (scratch) {
-        const scratchPtr = heap.get(scratch.dataId)!.memoryOffset;
-        simd.transpose32(bPtr, scratchPtr, batchB, n, k);
-        bPtr = scratchPtr;
+      const scratchPtr = heap.get(scratch.dataId)!.memoryOffset;
+      if (transposeA) {
+        simd.transpose32(aPtr, scratchPtr, batchA, k, m);
+        aPtr = scratchPtr;
       }
+      if (transposeB) {
+        simd.transpose32(bPtr, scratchPtr + aFloats * 4, batchB, n, k);
+        bPtr = scratchPtr + aFloats * 4;
+      }
+      const panel = scratchPtr + (aFloats + bFloats) * 4;
       const aSize = m * k * 4;
       const bSize = k * n * 4;
       for (let i = 0; i < batch; i++) {
-        simd.gemm(
-          aPtr + (batchA === 1 ? 0 : i * aSize),
-          bPtr + (batchB === 1 ? 0 : i * bSize),
-          outPtr + i * m * n * 4,
-          m,
-          k,
-          n,
-          transposeA ? 1 : k,
-          transposeA ? m : 1,
-        );
+        simd.gemm(aPtr + (batchA === 1 ? 0 : i * aSize), bPtr + (batchB === 1 ? 0 : i * bSize), outPtr + i * m * n * 4, m, k, n, k, 1, panel);
       }
-      if (scratch) backend.disposeData(scratch.dataId);
+      backend.disposeData(scratch.dataId);
       return out;
     }),
 });

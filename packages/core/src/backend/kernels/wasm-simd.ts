@@ -17,9 +17,9 @@ export interface SimdKernels {
   copyRows(src: number, dst: number, rows: number, width: number, srcStride: number, dstStride: number): void;
   /**
    * c[M,N] = a·b for float32: b row-major [K,N], c row-major [M,N], a's element (i, k) at a + (i·aRow + k·aCol)·4
-   * — (aRow, aCol) = (K, 1) for a row-major a, (1, M) for aᵀ stored row-major as [K,M].
+   * — (aRow, aCol) = (K, 1) for a row-major a. `panel` is scratch space for K·8 floats.
    */
-  gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number): void;
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, panel: number): void;
 }
 
 function copyRows(): FunctionWriter {
@@ -176,8 +176,8 @@ function eluGrad(): FunctionWriter {
 }
 
 function gemm(): FunctionWriter {
-  const f = new FunctionWriter('gemm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [a, b, c, m, k, n, aRow, aCol] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new FunctionWriter('gemm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [a, b, c, m, k, n, aRow, aCol, panel] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = f.local('i32');
   const j = f.local('i32');
   const kk = f.local('i32');
@@ -190,6 +190,8 @@ function gemm(): FunctionWriter {
   const pa = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
   const pb = f.local('i32');
   const pc = f.local('i32');
+  const bStart = f.local('i32');
+  const bStep = f.local('i32');
   const acc = Array.from({ length: 8 }, () => f.local('v128'));
   const bv = [f.local('v128'), f.local('v128')];
   const av = f.local('v128');
@@ -201,11 +203,12 @@ function gemm(): FunctionWriter {
   f.get(n).i32(-8).i32And().set(n8);
   f.get(n).i32(-4).i32And().set(n4);
   // One register tile: `rows` rows of c from row i, `vecs` 4-float column groups from column j (0: one
-  // scalar column). Every output is Σ_k a[i][k]·b[k][j] summed in k order, as XNNPACK's kernels do.
+  // scalar column); b's rows for it start at bStart, bStep bytes apart. Every output is Σ_k a[i][k]·b[k][j]
+  // summed in k order from 0, as XNNPACK's kernels do.
   const tile = (rows: number, vecs: number) => {
     f.get(a).get(i).get(aRowBytes).i32Mul().i32Add().set(pa[0]);
     for (let r = 1; r < rows; r++) f.get(pa[r - 1]).get(aRowBytes).i32Add().set(pa[r]);
-    f.get(b).get(j).i32(2).i32Shl().i32Add().set(pb);
+    f.get(bStart).set(pb);
     if (vecs === 0) f.f32(0).set(sacc);
     for (let r = 0; r < rows; r++) for (let v = 0; v < vecs; v++) f.f32(0).f32x4Splat().set(acc[r * 2 + v]);
     f.forRange(kk, () => f.i32(0), () => f.get(k), 1, () => {
@@ -219,7 +222,7 @@ function gemm(): FunctionWriter {
         }
         f.get(pa[r]).get(aColBytes).i32Add().set(pa[r]);
       }
-      f.get(pb).get(rowBytes).i32Add().set(pb);
+      f.get(pb).get(bStep).i32Add().set(pb);
     });
     f.get(c).get(i).get(n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pc);
     for (let r = 0; r < rows; r++) {
@@ -236,9 +239,30 @@ function gemm(): FunctionWriter {
       f.forRange(i, () => f.i32(0), () => f.get(m), 1, () => tile(1, 0));
     }
   };
-  f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => rowsLoop(2));
-  f.forRange(j, () => f.get(n8), () => f.get(n4), 4, () => rowsLoop(1));
-  f.forRange(j, () => f.get(n4), () => f.get(n), 1, () => rowsLoop(0));
+  // 8-column strips of b are first copied contiguous into `panel` (k·8 floats): strided reads of a tall b
+  // (rows a power of two apart) would fall into a few cache sets and evict each other.
+  f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => {
+    f.get(b).get(j).i32(2).i32Shl().i32Add().set(pb);
+    f.get(panel).set(pc);
+    f.forRange(kk, () => f.i32(0), () => f.get(k), 1, () => {
+      f.get(pc).get(pb).v128Load(0).v128Store(0);
+      f.get(pc).get(pb).v128Load(16).v128Store(16);
+      f.get(pb).get(rowBytes).i32Add().set(pb);
+      f.get(pc).i32(32).i32Add().set(pc);
+    });
+    f.get(panel).set(bStart);
+    f.i32(32).set(bStep);
+    rowsLoop(2);
+  });
+  f.get(rowBytes).set(bStep);
+  f.forRange(j, () => f.get(n8), () => f.get(n4), 4, () => {
+    f.get(b).get(j).i32(2).i32Shl().i32Add().set(bStart);
+    rowsLoop(1);
+  });
+  f.forRange(j, () => f.get(n4), () => f.get(n), 1, () => {
+    f.get(b).get(j).i32(2).i32Shl().i32Add().set(bStart);
+    rowsLoop(0);
+  });
   return f;
 }
 

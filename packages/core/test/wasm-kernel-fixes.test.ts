@@ -32,3 +32,17 @@ describe('wasm Identity shares buffers by reference count', () => {
     tf.dispose([a, v]);
   });
 });
+
+describe('wasm OneHot', () => {
+  it('float32 one-hot holds ones and zeros (wasm 4.22 returned int bit patterns)', () => {
+    const labels = tf.tensor1d([0, 2, 1, 2], 'int32');
+    const f = tf.oneHot(labels, 3, 1, 0, 'float32');
+    expect(f.dtype).toBe('float32');
+    expect(Array.from(f.dataSync())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]);
+    const scaled = tf.oneHot(labels, 3, 0.5, -1, 'float32');
+    expect(Array.from(scaled.dataSync())).toEqual([0.5, -1, -1, -1, -1, 0.5, -1, 0.5, -1, -1, -1, 0.5]);
+    const i = tf.oneHot(labels, 3);
+    expect(Array.from(i.dataSync())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]);
+    tf.dispose([labels, f, scaled, i]);
+  });
+});
