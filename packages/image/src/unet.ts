@@ -42,6 +42,12 @@ export interface UNetVelocityConfig {
   secondTime?: boolean;
   /** What the second-time branch embeds: 'interval' = t − r (default, as in MeanFlow) or 'r' itself. */
   secondTimeInput?: 'interval' | 'r';
+  /**
+   * t is multiplied by this before the sinusoidal features (frequencies timeScale·10000^(−k/half)). Default
+   * 1000, the range of DDPM's integer timesteps. Note ∂v/∂t grows with it (MeanFlow's JVP in t): a smaller
+   * scale gives a smoother dependence on time.
+   */
+  timeScale?: number;
   /** Seed of the parameter initialisation (and dropout masks). Default 0. */
   seed?: number;
 }
@@ -61,6 +67,7 @@ export function resolveUNetConfig(config: UNetVelocityConfig): ResolvedUNetVeloc
     numClasses: 0,
     secondTime: false,
     secondTimeInput: 'interval',
+    timeScale: 1000,
     seed: 0,
     ...config,
     channelMults: [...channelMults],
@@ -97,6 +104,7 @@ function validate(c: ResolvedUNetVelocityConfig): void {
     if (ch % c.groups !== 0) throw new RangeError(`UNetVelocity: level channels ${ch} (baseChannels·mult) must be divisible by groups (${c.groups})`);
     if (ch % c.attentionHeads !== 0) throw new RangeError(`UNetVelocity: level channels ${ch} must be divisible by attentionHeads (${c.attentionHeads})`);
   }
+  if (!(c.timeScale > 0) || !Number.isFinite(c.timeScale)) throw new RangeError(`UNetVelocity: timeScale must be a positive number, got ${c.timeScale}`);
   if (c.secondTimeInput !== 'interval' && c.secondTimeInput !== 'r') {
     throw new RangeError(`UNetVelocity: secondTimeInput must be 'interval' or 'r', got ${String(c.secondTimeInput)}`);
   }
@@ -107,14 +115,14 @@ class ScalarEmbedding extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
 
-  constructor(readonly featureDim: number, embDim: number, rng: Rng) {
+  constructor(readonly featureDim: number, embDim: number, readonly scale: number, rng: Rng) {
     super();
     this.fc1 = this.registerModule('fc1', new Linear(featureDim, embDim, { rng }));
     this.fc2 = this.registerModule('fc2', new Linear(embDim, embDim, { rng }));
   }
 
   forward(s: tf.Tensor1D): tf.Tensor2D {
-    return tf.tidy(() => this.fc2.forward(silu(this.fc1.forward(sinusoidalTimeFeatures(s, this.featureDim)))) as tf.Tensor2D);
+    return tf.tidy(() => this.fc2.forward(silu(this.fc1.forward(sinusoidalTimeFeatures(s, this.featureDim, this.scale)))) as tf.Tensor2D);
   }
 }
 
@@ -163,8 +171,8 @@ export class UNetVelocity extends Module {
     const attnOpts = { heads: c.attentionHeads, groups: c.groups, rng };
     const resOpts = { groups: c.groups, dropout: c.dropout, rng, dropoutRng };
 
-    this.timeEmbed = this.registerModule('timeEmbed', new ScalarEmbedding(base, embDim, rng));
-    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new ScalarEmbedding(base, embDim, rng));
+    this.timeEmbed = this.registerModule('timeEmbed', new ScalarEmbedding(base, embDim, c.timeScale, rng));
+    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new ScalarEmbedding(base, embDim, c.timeScale, rng));
     if (c.numClasses > 0) {
       // One row per class plus the null class (index numClasses). Looked up as oneHot · table: the gradient
       // of tf.gather needs UnsortedSegmentSum, which tfjs-backend-wasm does not have.

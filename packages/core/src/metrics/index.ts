@@ -1,1 +1,2 @@
 export * from './distances.js';
+export * from './frechet.js';

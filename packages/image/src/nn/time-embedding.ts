@@ -2,7 +2,7 @@ import { tf } from '@flowmatch/core';
 
 /**
  * Sinusoidal features of a batched time t ∈ [0, 1]: [sin(s·t·f_k), cos(s·t·f_k)] with f_k = P^(−k/half),
- * s = 1000 (so t spans the range DDPM timesteps would), P = 10000.
+ * s = scale (default 1000: t ∈ [0, 1] spans the range of DDPM timesteps), P = maxPeriod (10000).
  *
  * A plain function with no tensors kept on the model, so nothing of it lands in the state dict. (core's
  * SinusoidalEmbedding registers its frequencies as a buffer, and Module.loadStateDict replaces buffers by

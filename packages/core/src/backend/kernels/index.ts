@@ -2,7 +2,6 @@
 import './wasm-transpose.js';
 import './wasm-sum-leading-axes.js';
 import './wasm-matmul-transpose.js';
-import './wasm-gemm.js';
 import './wasm-concat.js';
 import './wasm-slice.js';
 import './wasm-split.js';

@@ -1,5 +1,5 @@
-import { registerKernelPatch } from '../kernel-patches.js';
-import { callKernel, replaceWasmKernel, type KernelArgs } from './wasm-heap.js';
+import type { tf } from '../tf.js';
+import type { KernelArgs } from './wasm-heap.js';
 import { simdKernels } from './wasm-simd.js';
 
 /**
@@ -9,53 +9,62 @@ import { simdKernels } from './wasm-simd.js';
  * xᵀ·dz of a [256,64] layer, of which ~120 µs is packing and ~40 µs transposing x. Our module's register-tiled
  * SIMD GEMM reads b in place and aᵀ through strides (no transpose, no packing); bᵀ is transposed into a
  * scratch buffer first. Each output sums a[i][k]·b[k][j] in k order from 0, like XNNPACK's kernels.
- * Float32 only; other dtypes keep the original.
+ * Float32 only; returns null (the caller keeps tfjs's kernel) for other dtypes and unsupported broadcasts.
+ * Used by the BatchMatMul patch in wasm-matmul-transpose.ts.
  */
-registerKernelPatch({
-  kernelName: 'BatchMatMul',
-  backendName: 'wasm',
-  reason: 'XNNPACK packs the right operand on every call (always new in training); a tiled SIMD GEMM reads it in place',
-  apply: () =>
-    replaceWasmKernel('BatchMatMul', (original) => (args: KernelArgs<{ transposeA: boolean; transposeB: boolean }>) => {
-      const { a, b } = args.inputs;
-      const { transposeA, transposeB } = args.attrs;
-      const simd = a.dtype === 'float32' && b.dtype === 'float32' ? simdKernels(args.backend) : null;
-      if (!simd || a.shape.length !== 3 || b.shape.length !== 3) return callKernel(original, args);
-      const batchA = a.shape[0];
-      const batchB = b.shape[0];
-      const batch = Math.max(batchA, batchB);
-      if (batchA !== batchB && batchA !== 1 && batchB !== 1) return callKernel(original, args);
-      const m = transposeA ? a.shape[2] : a.shape[1];
-      const k = transposeA ? a.shape[1] : a.shape[2];
-      const n = transposeB ? b.shape[1] : b.shape[2];
-      if ((transposeB ? b.shape[2] : b.shape[1]) !== k) return callKernel(original, args);
-      const backend = args.backend;
-      const out = backend.makeOutput([batch, m, n], 'float32');
-      // One scratch buffer: aᵀ transposed back (if asked), bᵀ likewise, then the GEMM's k·8-float panel.
-      const aFloats = transposeA ? batchA * m * k : 0;
-      const bFloats = transposeB ? batchB * k * n : 0;
-      const scratch = backend.makeOutput([aFloats + bFloats + k * 8 + 4], 'float32');
-      // Offsets are read after every allocation.
-      const heap = backend.dataIdMap;
-      let aPtr = heap.get(a.dataId)!.memoryOffset;
-      let bPtr = heap.get(b.dataId)!.memoryOffset;
-      const outPtr = heap.get(out.dataId)!.memoryOffset;
-      const scratchPtr = heap.get(scratch.dataId)!.memoryOffset;
-      if (transposeA) {
-        simd.transpose32(aPtr, scratchPtr, batchA, k, m);
-        aPtr = scratchPtr;
-      }
-      if (transposeB) {
-        simd.transpose32(bPtr, scratchPtr + aFloats * 4, batchB, n, k);
-        bPtr = scratchPtr + aFloats * 4;
-      }
-      const panel = scratchPtr + (aFloats + bFloats) * 4;
-      const aSize = m * k * 4;
-      const bSize = k * n * 4;
-      for (let i = 0; i < batch; i++) {
-        simd.gemm(aPtr + (batchA === 1 ? 0 : i * aSize), bPtr + (batchB === 1 ? 0 : i * bSize), outPtr + i * m * n * 4, m, k, n, k, 1, panel);
-      }
-      backend.disposeData(scratch.dataId);
-      return out;
-    }),
-});
+export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?: boolean }>): tf.TensorInfo | null {
+  const { a, b } = args.inputs;
+  const { transposeA, transposeB } = args.attrs;
+  const simd = a.dtype === 'float32' && b.dtype === 'float32' ? simdKernels(args.backend) : null;
+  if (!simd || a.shape.length < 2 || b.shape.length < 2) return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const aBatchShape = a.shape.slice(0, -2);
+  const bBatchShape = b.shape.slice(0, -2);
+  const batchA = aBatchShape.reduce((x, y) => x * y, 1);
+  const batchB = bBatchShape.reduce((x, y) => x * y, 1);
+  // Equal batch shapes, or one side a single matrix broadcast against the other's batch.
+  const sameBatch = aBatchShape.length === bBatchShape.length && aBatchShape.every((d, i) => d === bBatchShape[i]);
+  if (!sameBatch && batchA !== 1 && batchB !== 1) return null;
+  const batch = Math.max(batchA, batchB);
+  const batchShape = sameBatch
+    ? aBatchShape
+    : aBatchShape.length >= bBatchShape.length && batchB === 1
+    ? aBatchShape
+    : batchA === 1 && bBatchShape.length >= aBatchShape.length
+    ? bBatchShape
+    : null;
+  if (!batchShape) return null;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if ((transposeB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m === 0 || n === 0) return null;
+  const backend = args.backend;
+  const out = backend.makeOutput([...batchShape, m, n], 'float32');
+  // One scratch buffer: aᵀ transposed back (if asked), bᵀ likewise, then the GEMM's k·8-float panel.
+  const aFloats = transposeA ? batchA * m * k : 0;
+  const bFloats = transposeB ? batchB * k * n : 0;
+  const scratch = backend.makeOutput([aFloats + bFloats + k * 8 + 4], 'float32');
+  // Offsets are read after every allocation.
+  const heap = backend.dataIdMap;
+  let aPtr = heap.get(a.dataId)!.memoryOffset;
+  let bPtr = heap.get(b.dataId)!.memoryOffset;
+  const outPtr = heap.get(out.dataId)!.memoryOffset;
+  const scratchPtr = heap.get(scratch.dataId)!.memoryOffset;
+  if (transposeA) {
+    simd.transpose32(aPtr, scratchPtr, batchA, k, m);
+    aPtr = scratchPtr;
+  }
+  if (transposeB) {
+    simd.transpose32(bPtr, scratchPtr + aFloats * 4, batchB, n, k);
+    bPtr = scratchPtr + aFloats * 4;
+  }
+  const panel = scratchPtr + (aFloats + bFloats) * 4;
+  const aSize = m * k * 4;
+  const bSize = k * n * 4;
+  for (let i = 0; i < batch; i++) {
+    simd.gemm(aPtr + (batchA === 1 ? 0 : i * aSize), bPtr + (batchB === 1 ? 0 : i * bSize), outPtr + i * m * n * 4, m, k, n, k, 1, panel);
+  }
+  backend.disposeData(scratch.dataId);
+  return out;
+}

@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
-import { kernelPatchDisabled } from './wasm-heap.js';
+import { kernelPatchDisabled, type KernelArgs } from './wasm-heap.js';
+import { gemmOnHeap } from './wasm-gemm.js';
 
 /**
  * tfjs-backend-wasm 4.22 runs BatchMatMul/_FusedMatMul with transposeA/transposeB about 10x slower than
@@ -10,6 +11,9 @@ import { kernelPatchDisabled } from './wasm-heap.js';
 function patchTransposedMatMul(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
   if (!original || !tf.getKernel('Transpose', 'wasm') || kernelPatchDisabled(kernelName)) return;
+  // Plain float32 products (no bias, no activation) go to our own GEMM (wasm-gemm.ts) unless `gemm` is listed
+  // in FM_DISABLE_KERNEL_PATCHES.
+  const useGemm = kernelName === 'BatchMatMul' && !kernelPatchDisabled('gemm');
   tf.unregisterKernel(kernelName, 'wasm');
   tf.registerKernel({
     ...original,
@@ -19,6 +23,10 @@ function patchTransposedMatMul(kernelName: string): void {
         backend: { disposeData(id: unknown): void };
         attrs: { transposeA?: boolean; transposeB?: boolean } & Record<string, unknown>;
       };
+      if (useGemm) {
+        const out = gemmOnHeap(args as unknown as KernelArgs<{ transposeA?: boolean; transposeB?: boolean }>);
+        if (out) return out;
+      }
       if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
       const temporaries: tf.TensorInfo[] = [];
       // Looked up per call so a patched Transpose (wasm-transpose.ts) is used whatever the patch order.
