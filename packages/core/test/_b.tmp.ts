@@ -1,22 +1,18 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { tf, resolveBackend } from '@flowmatch/core';
 await resolveBackend({ backend: 'wasm', log: false });
-function time(label: string, f: () => tf.Tensor, reps = 5) {
+function time(label: string, f: () => tf.Tensor, reps = 3) {
   tf.dispose(f()); 
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) { const y = f(); y.dataSync(); y.dispose(); }
   console.log(label, ((performance.now() - t0) / reps * 1000).toFixed(0), 'us');
 }
-const M = 32 * 28 * 28;
-for (const [k, m, n] of [[576, M, 64], [64, M, 576], [576, 784, 64], [576, 6272, 64], [576, 3136, 64]]) {
-  const a = tf.randomNormal([k, m]); const b = tf.randomNormal([m, n]);
-  time(`matmul ${k}x${m} @ ${m}x${n}`, () => tf.matMul(a, b));
-  tf.dispose([a, b]);
-}
-const big = tf.randomNormal([M, 576]);
-time('transpose M x 576', () => tf.transpose(big));
-big.dispose();
-const x = tf.randomNormal([32, 28, 28, 64]); const dy = tf.randomNormal([32, 28, 28, 64]);
+const cbf = (x: tf.Tensor, dy: tf.Tensor) => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 64, 64] }) as tf.Tensor;
 await tf.setBackend('cpu');
-const xc = tf.randomNormal([32, 28, 28, 64]); const dyc = tf.randomNormal([32, 28, 28, 64]);
-time('cpu Conv2DBackpropFilter', () => tf.conv2d(xc, tf.zeros([3,3,64,64]), 1, 'same') && (tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xc, w as tf.Tensor4D, 1, 'same'), dyc)))(tf.zeros([3,3,64,64]))), 2);
+const xc = tf.randomNormal([32, 28, 28, 64]) as tf.Tensor4D; const dyc = tf.randomNormal([32, 28, 28, 64]) as tf.Tensor4D;
+time('cpu Conv2DBackpropFilter', () => cbf(xc, dyc), 2);
+time('cpu Conv2D', () => tf.conv2d(xc, tf.zeros([3,3,64,64]), 1, 'same'), 2);
+await tf.setBackend('wasm');
+const x = tf.randomNormal([32, 28, 28, 64]) as tf.Tensor4D;
+time('wasm Conv2D', () => tf.conv2d(x, tf.zeros([3,3,64,64]), 1, 'same'), 3);
+time('wasm Conv2DBackpropInput', () => tf.conv2dTranspose(x, tf.zeros([3,3,64,64]) as tf.Tensor4D, [32,28,28,64], 1, 'same'), 3);

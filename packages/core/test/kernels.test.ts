@@ -207,6 +207,40 @@ describe('wasm kernel patches', () => {
     }
   });
 
+  it('BatchMatMul (our GEMM) matches cpu on every tile path: 4-row and tail rows, 8/4/1-column strips, narrow n, broadcast batches', async () => {
+    if (!onWasm) return;
+    const shapes: Array<[number, number, number]> = [
+      [256, 64, 64], [256, 3, 64], [256, 64, 2], [64, 256, 2], [3, 256, 64], [7, 5, 13], [5, 1, 3], [1, 9, 1],
+      [9, 17, 12], [4, 4, 4], [13, 7, 3], [2, 6, 1], [33, 70, 21],
+    ];
+    for (const [m, k, n] of shapes) {
+      for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const a = spec(transposeA ? [k, m] : [m, k]);
+        const b = spec(transposeB ? [n, k] : [k, n]);
+        await check([a, b], (x, y) => tf.matMul(x, y, transposeA, transposeB));
+      }
+    }
+    // Batched, and one side broadcast against the other's batch.
+    await check([spec([3, 9, 6]), spec([3, 6, 10])], (x, y) => tf.matMul(x, y));
+    await check([spec([2, 3, 9, 6]), spec([6, 2])], (x, y) => tf.matMul(x, y));
+    await check([spec([9, 6]), spec([4, 10, 6])], (x, y) => tf.matMul(x, y, false, true));
+    await check([spec([2, 6, 9]), spec([2, 6, 3])], (x, y) => tf.matMul(x, y, true, false));
+  });
+
+  it('BatchMatMul (our GEMM) equals XNNPACK bit for bit on the training shapes (same k-ordered sums)', async () => {
+    if (!onWasm) return;
+    await tf.setBackend('wasm');
+    for (const [m, k, n] of [[256, 64, 64], [256, 3, 64], [17, 33, 24]] as Array<[number, number, number]>) {
+      const a = tf.tensor(rng.normalArray(m * k), [m, k]) as tf.Tensor2D;
+      const b = tf.tensor(rng.normalArray(k * n), [k, n]) as tf.Tensor2D;
+      const ours = tf.matMul(a, b);
+      // _FusedMatMul without bias or activation, untransposed: tfjs's XNNPACK product.
+      const xnnpack = tf.fused.matMul({ a, b });
+      expect(Array.from(ours.dataSync())).toEqual(Array.from(xnnpack.dataSync()));
+      tf.dispose([a, b, ours, xnnpack]);
+    }
+  });
+
   it('fused matMul with bias and activation matches cpu, transposed or not', async () => {
     if (!onWasm) return;
     for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]]) {

@@ -238,7 +238,7 @@ export class UNetVelocity extends Module {
       if (this.classEmbedding) {
         const n = this.config.numClasses;
         const labels = extras?.labels ?? (tf.fill([t.shape[0]], n, 'int32') as tf.Tensor1D);
-        const onehot = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, n + 1);
+        const onehot = tf.cast(tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, n + 1), 'float32') as tf.Tensor2D;
         emb = tf.add(emb, tf.matMul(onehot, this.classEmbedding as tf.Tensor2D));
       }
       return emb as tf.Tensor2D;

@@ -239,7 +239,8 @@ describe('UNetVelocity', () => {
         w.assign(tf.add(orig, tf.mul(dir, s)));
         return tf.tidy(() => tf.mean(tf.square(model.forward(x, t, extras))).dataSync()[0]);
       };
-      const numeric = (loss(1e-2) - loss(-1e-2)) / 2e-2;
+      // On cpu: relative error 3e-2 at step 1e-2 (truncation), 3e-4 at 1e-3.
+      const numeric = (loss(1e-3) - loss(-1e-3)) / 2e-3;
       w.assign(orig);
       expect(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-6)).toBeLessThan(2e-2);
       tf.dispose([x, t, extras.r, extras.labels, value, dir, orig, ...Object.values(grads)]);

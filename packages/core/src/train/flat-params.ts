@@ -45,6 +45,14 @@ export class FlatLayout {
     this.remember(tf.keep(tf.clone(flat)) as tf.Tensor1D);
   }
 
+  /**
+   * Takes ownership of `flat`, a flat copy of the variables' current values computed elsewhere (the fused
+   * optimizer writes one as it updates them), as the cached flat view.
+   */
+  adopt(flat: tf.Tensor1D): void {
+    this.remember(tf.keep(flat));
+  }
+
   private remember(flat: tf.Tensor1D): void {
     const previous = this.cached?.flat;
     this.cached = { flat, dataIds: this.variables.map((v) => v.dataId) };

@@ -1,5 +1,6 @@
 import { tf } from '../backend/tf.js';
 import { FlatLayout } from './flat-params.js';
+import { fusedAdamAvailable, fusedAdamStep, sumOfSquares, type FlatAdamAttrs } from '../backend/kernels/wasm-adam.js';
 
 export interface AdamConfig {
   name?: 'adam' | 'adamw';
@@ -50,6 +51,15 @@ export class FlatAdam {
 
   /** Applies one update with learning rate `lr`, clipping the global gradient norm to `clipNorm` if given. */
   step(grads: tf.Tensor[], lr: number, clipNorm?: number): OptimizerStepResult {
+    const variables = this.layout.variables;
+    if (
+      grads.length === variables.length &&
+      grads.every((g, i) => g.size === variables[i].size) &&
+      fusedAdamAvailable(grads) &&
+      fusedAdamAvailable(variables)
+    ) {
+      return this.fusedStep(grads, lr, clipNorm);
+    }
     const { beta1, beta2, eps, weightDecay, name } = this.config;
     const flatGrad = this.layout.flatten(grads);
     const gradNorm = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatGrad))) as tf.Scalar);
@@ -78,6 +88,44 @@ export class FlatAdam {
       this.layout.assign(next);
     });
     tf.dispose([flatGrad, gradNorm]);
+    return { gradNorm: normValue };
+  }
+
+  /**
+   * The same update as one fused wasm kernel (backend/kernels/wasm-adam.ts): every element goes through the
+   * float32 operations of the tf-ops path above in the same order; only the gradient norm is summed in another
+   * order. Parameters and gradients are read in place, without the flat copies.
+   */
+  private fusedStep(grads: tf.Tensor[], lr: number, clipNorm?: number): OptimizerStepResult {
+    const { beta1, beta2, eps, weightDecay, name } = this.config;
+    const f32 = Math.fround;
+    // sqrt of the float32 sum, as tf.sqrt(tf.sum(tf.square(g))) rounds it.
+    const normValue = f32(Math.sqrt(f32(sumOfSquares(grads))));
+    if (!Number.isFinite(normValue)) throw new NonFiniteGradientError(normValue);
+    this.iterations += 1;
+    const bc1 = 1 - Math.pow(beta1, this.iterations);
+    const bc2 = 1 - Math.pow(beta2, this.iterations);
+    // min(1, clipNorm / (norm + 1e-6)) in float32, as the tf-ops path computes it.
+    const clip = clipNorm !== undefined && clipNorm > 0 ? Math.min(1, f32(f32(clipNorm) / f32(normValue + f32(1e-6)))) : 1;
+    const decayed = weightDecay > 0;
+    const attrs: FlatAdamAttrs = {
+      variant: decayed ? (name === 'adamw' ? 'adamW' : 'adamL2') : 'adam',
+      clip,
+      b1: beta1,
+      c1: 1 - beta1,
+      b2: beta2,
+      c2: 1 - beta2,
+      sbc2: Math.sqrt(bc2),
+      eps,
+      step: lr / bc1,
+      decay: decayed ? (name === 'adamw' ? lr * weightDecay : weightDecay) : 0,
+    };
+    const out = fusedAdamStep(grads, this.layout.variables, this.m as tf.Tensor1D, this.v as tf.Tensor1D, attrs);
+    this.m.assign(out.m);
+    this.v.assign(out.v);
+    out.params.forEach((p, i) => this.layout.variables[i].assign(p));
+    tf.dispose([out.m, out.v, ...out.params]);
+    this.layout.adopt(out.flat);
     return { gradNorm: normValue };
   }
 

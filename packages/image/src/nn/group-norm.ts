@@ -4,8 +4,12 @@ import { tf, Module } from '@flowmatch/core';
  * Group normalisation over NHWC tensors: channels split into `groups` groups, each normalised over
  * (H, W, channels of the group) per sample, then a per-channel affine γ·x̂ + β (γ = 1, β = 0 at init).
  *
- * Written with tf.moments (mean and squaredDifference) plus sqrt/div, whose gradients are themselves
- * differentiable on every backend, so second-order gradients (JVPs via double reverse mode) go through it.
+ * The spatial sums are matrix products (a [1, 1, H·W] row of 1/count times x as [B, H·W, C]), two-pass
+ * (mean, then the mean of squared deviations). tf.mean/tf.moments over axes (H·W, channel-in-group) reduce
+ * a non-innermost axis, which tfjs does by transposing the whole activation first: on wasm this version is
+ * ~4× faster at 32×28×28×32. Only the big tensor goes through sub, square, mul and add; the statistics and
+ * per-channel scale are [B, 1, C]. All ops here (matMul, sub, square, rsqrt, tile, reshape) have gradients
+ * that are differentiable again, so JVPs by double reverse mode go through.
  */
 export class GroupNorm extends Module {
   readonly gamma?: tf.Variable;
@@ -34,12 +38,21 @@ export class GroupNorm extends Module {
     return tf.tidy(() => {
       const [b, h, w, c] = x.shape;
       const g = this.groups;
-      const grouped = tf.reshape(x, [b, h * w, g, c / g]);
-      const { mean, variance } = tf.moments(grouped, [1, 3], true);
-      const normed = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, eps)));
-      let y: tf.Tensor = tf.reshape(normed, [b, h, w, c]);
-      if (this.gamma && this.beta) y = tf.add(tf.mul(y, this.gamma), this.beta);
-      return y as tf.Tensor4D;
+      const perGroup = c / g;
+      const n = h * w;
+      const x3 = tf.reshape(x, [b, n, c]) as tf.Tensor3D;
+      const average = tf.fill([1, 1, n], 1 / (n * perGroup)) as tf.Tensor3D;
+      // [B, 1, C] per-channel sums/count → [B, 1, G, 1] group statistics → back to [B, 1, C].
+      const groupSum = (s: tf.Tensor) => tf.sum(tf.reshape(s, [b, 1, g, perGroup]), 3, true);
+      const toChannels = (s: tf.Tensor) => (perGroup === 1 ? tf.reshape(s, [b, 1, c]) : tf.reshape(tf.tile(s, [1, 1, 1, perGroup]), [b, 1, c]));
+      const mean = toChannels(groupSum(tf.matMul(average, x3)));
+      const centered = tf.sub(x3, mean);
+      const variance = groupSum(tf.matMul(average, tf.square(centered) as tf.Tensor3D));
+      let scale: tf.Tensor = toChannels(tf.rsqrt(tf.add(variance, eps)));
+      if (this.gamma) scale = tf.mul(scale, this.gamma);
+      let y: tf.Tensor = tf.mul(centered, scale);
+      if (this.beta) y = tf.add(y, this.beta);
+      return tf.reshape(y, [b, h, w, c]) as tf.Tensor4D;
     });
   }
 }

@@ -7,4 +7,5 @@ import './wasm-slice.js';
 import './wasm-split.js';
 import './wasm-elu-grad.js';
 import './wasm-identity.js';
+import './wasm-adam.js';
 import './wasm-one-hot.js';

@@ -41,9 +41,36 @@ export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?:
   if ((transposeB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m === 0 || n === 0) return null;
   const backend = args.backend;
   const out = backend.makeOutput([...batchShape, m, n], 'float32');
+  const aSize = m * k;
+  const bSize = k * n;
+  if (n < 4 && m >= 4) {
+    // A narrow product (the output layer: n = 2) would run on scalar columns. Computing cᵀ = bᵀ·aᵀ instead
+    // puts the long m side in the SIMD lanes, and keeps each output's k-ordered sum; cᵀ is transposed back.
+    const aTFloats = transposeA ? 0 : batchA * aSize;
+    const scratch = backend.makeOutput([aTFloats + m * n + k * 8 + 4], 'float32');
+    const heap = backend.dataIdMap;
+    let aT = heap.get(a.dataId)!.memoryOffset;
+    const bPtr = heap.get(b.dataId)!.memoryOffset;
+    const outPtr = heap.get(out.dataId)!.memoryOffset;
+    const scratchPtr = heap.get(scratch.dataId)!.memoryOffset;
+    if (!transposeA) {
+      simd.transpose32(aT, scratchPtr, batchA, m, k);
+      aT = scratchPtr;
+    }
+    const cT = scratchPtr + aTFloats * 4;
+    const panel = cT + m * n * 4;
+    for (let i = 0; i < batch; i++) {
+      // bᵀ's element (j, kk): b[kk][j] at kk·n + j, or b stored transposed as [n, k] at j·k + kk.
+      const bi = bPtr + (batchB === 1 ? 0 : i * bSize * 4);
+      simd.gemm(bi, aT + (batchA === 1 ? 0 : i * aSize * 4), cT, n, k, m, transposeB ? k : 1, transposeB ? 1 : n, panel);
+      simd.transpose32(cT, outPtr + i * m * n * 4, 1, n, m);
+    }
+    backend.disposeData(scratch.dataId);
+    return out;
+  }
   // One scratch buffer: aᵀ transposed back (if asked), bᵀ likewise, then the GEMM's k·8-float panel.
-  const aFloats = transposeA ? batchA * m * k : 0;
-  const bFloats = transposeB ? batchB * k * n : 0;
+  const aFloats = transposeA ? batchA * aSize : 0;
+  const bFloats = transposeB ? batchB * bSize : 0;
   const scratch = backend.makeOutput([aFloats + bFloats + k * 8 + 4], 'float32');
   // Offsets are read after every allocation.
   const heap = backend.dataIdMap;
@@ -60,10 +87,8 @@ export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?:
     bPtr = scratchPtr + aFloats * 4;
   }
   const panel = scratchPtr + (aFloats + bFloats) * 4;
-  const aSize = m * k * 4;
-  const bSize = k * n * 4;
   for (let i = 0; i < batch; i++) {
-    simd.gemm(aPtr + (batchA === 1 ? 0 : i * aSize), bPtr + (batchB === 1 ? 0 : i * bSize), outPtr + i * m * n * 4, m, k, n, k, 1, panel);
+    simd.gemm(aPtr + (batchA === 1 ? 0 : i * aSize * 4), bPtr + (batchB === 1 ? 0 : i * bSize * 4), outPtr + i * m * n * 4, m, k, n, k, 1, panel);
   }
   backend.disposeData(scratch.dataId);
   return out;

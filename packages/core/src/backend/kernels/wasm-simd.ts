@@ -20,7 +20,22 @@ export interface SimdKernels {
    * — (aRow, aCol) = (K, 1) for a row-major a. `panel` is scratch space for K·8 floats.
    */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, panel: number): void;
+  /** Σ x² over n float32 (four interleaved partial sums). */
+  sumSquares(x: number, n: number): number;
+  /**
+   * One Adam step over n floats, written to new buffers (pOut and flatOut both receive the new parameters):
+   * g·clip (+ p·l2 for 'adamL2'); m' = m·b1 + g·c1; v' = v·b2 + g²·c2; p' = p − m'/(√v'/sbc2 + eps)·step
+   * (− p·dwd for 'adamW'), each operation rounded to float32 in this order, as the tf-ops reference does.
+   */
+  adam: AdamFunction;
+  adamL2: AdamFunction;
+  adamW: AdamFunction;
 }
+
+export type AdamFunction = (
+  g: number, p: number, m: number, v: number, pOut: number, flatOut: number, mOut: number, vOut: number, n: number,
+  clip: number, b1: number, c1: number, b2: number, c2: number, sbc2: number, eps: number, step: number, decay: number,
+) => void;
 
 function copyRows(): FunctionWriter {
   const f = new FunctionWriter('copyRows', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
@@ -266,6 +281,132 @@ function gemm(): FunctionWriter {
   return f;
 }
 
+function sumSquares(): FunctionWriter {
+  const f = new FunctionWriter('sumSquares', ['i32', 'i32'], ['f32']);
+  const [x, n] = [0, 1];
+  const acc = f.local('v128');
+  const tail = f.local('f32');
+  f.f32(0).f32x4Splat().set(acc);
+  f.f32(0).set(tail);
+  forFloats(
+    f,
+    n,
+    (o) => {
+      f.get(acc).get(x).get(o).i32Add().v128Load().get(x).get(o).i32Add().v128Load().f32x4Mul().f32x4Add().set(acc);
+    },
+    (o) => {
+      f.get(tail).get(x).get(o).i32Add().f32Load().get(x).get(o).i32Add().f32Load().f32Mul().f32Add().set(tail);
+    },
+  );
+  f.get(acc).f32x4ExtractLane(0).get(acc).f32x4ExtractLane(1).f32Add();
+  f.get(acc).f32x4ExtractLane(2).get(acc).f32x4ExtractLane(3).f32Add().f32Add();
+  f.get(tail).f32Add();
+  return f;
+}
+
+/** Adam's update; `decay` is 'l2' (g += p·wd, Adam's weight decay), 'decoupled' (AdamW) or none. */
+function adam(name: string, decay: 'none' | 'l2' | 'decoupled'): FunctionWriter {
+  const f = new FunctionWriter(name, [...Array<'i32'>(9).fill('i32'), ...Array<'f32'>(9).fill('f32')]);
+  const [g, p, m, v, pOut, flatOut, mOut, vOut, n] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const scalars = { clip: 9, b1: 10, c1: 11, b2: 12, c2: 13, sbc2: 14, eps: 15, step: 16, decay: 17 };
+  // The scalars splatted once, for the vector body.
+  const splat = {} as Record<keyof typeof scalars, number>;
+  for (const key of Object.keys(scalars) as Array<keyof typeof scalars>) {
+    splat[key] = f.local('v128');
+    f.get(scalars[key]).f32x4Splat().set(splat[key]);
+  }
+  const gv = f.local('v128');
+  const pv = f.local('v128');
+  const mv = f.local('v128');
+  const vv = f.local('v128');
+  const gs = f.local('f32');
+  const ps = f.local('f32');
+  const ms = f.local('f32');
+  const vs = f.local('f32');
+  const at = (base: number, o: number) => f.get(base).get(o).i32Add();
+  // The same sequence of operations, on four lanes (vector) or one float (scalar tail).
+  const body = (vector: boolean, o: number) => {
+    const [G, P, M, V] = vector ? [gv, pv, mv, vv] : [gs, ps, ms, vs];
+    const c = (key: keyof typeof scalars) => f.get(vector ? splat[key] : scalars[key]);
+    const load = () => (vector ? f.v128Load() : f.f32Load());
+    const store = () => (vector ? f.v128Store() : f.f32Store());
+    const mul = () => (vector ? f.f32x4Mul() : f.f32Mul());
+    const add = () => (vector ? f.f32x4Add() : f.f32Add());
+    const sub = () => (vector ? f.f32x4Sub() : f.f32Sub());
+    const div = () => (vector ? f.f32x4Div() : f.f32Div());
+    const sqrt = () => (vector ? f.f32x4Sqrt() : f.f32Sqrt());
+    at(p, o);
+    load();
+    f.set(P);
+    at(g, o);
+    load();
+    c('clip');
+    mul();
+    f.set(G);
+    if (decay === 'l2') {
+      f.get(G).get(P);
+      c('decay');
+      mul();
+      add();
+      f.set(G);
+    }
+    // m' = m·b1 + g·c1
+    at(m, o);
+    load();
+    c('b1');
+    mul();
+    f.get(G);
+    c('c1');
+    mul();
+    add();
+    f.set(M);
+    // v' = v·b2 + (g·g)·c2
+    at(v, o);
+    load();
+    c('b2');
+    mul();
+    f.get(G).get(G);
+    mul();
+    c('c2');
+    mul();
+    add();
+    f.set(V);
+    at(mOut, o).get(M);
+    store();
+    at(vOut, o).get(V);
+    store();
+    // p' = p − (m' / (√v' / sbc2 + eps))·step
+    f.get(P).get(M).get(V);
+    sqrt();
+    c('sbc2');
+    div();
+    c('eps');
+    add();
+    div();
+    c('step');
+    mul();
+    sub();
+    if (decay === 'decoupled') {
+      f.get(P);
+      c('decay');
+      mul();
+      sub();
+    }
+    f.set(G); // the new parameters
+    at(pOut, o).get(G);
+    store();
+    at(flatOut, o).get(G);
+    store();
+  };
+  forFloats(
+    f,
+    n,
+    (o) => body(true, o),
+    (o) => body(false, o),
+  );
+  return f;
+}
+
 let bytes: Uint8Array | undefined;
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
@@ -279,7 +420,17 @@ export function simdKernels(backend: WasmBackendInternals): SimdKernels | null {
   let kernels = instances.get(memory);
   if (kernels === undefined) {
     try {
-      bytes ??= assembleModule([transpose32(), sumRows(), copyRows(), eluGrad(), gemm()]);
+      bytes ??= assembleModule([
+        transpose32(),
+        sumRows(),
+        copyRows(),
+        eluGrad(),
+        gemm(),
+        sumSquares(),
+        adam('adam', 'none'),
+        adam('adamL2', 'l2'),
+        adam('adamW', 'decoupled'),
+      ]);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
       kernels = instance.exports as unknown as SimdKernels;
     } catch {

@@ -1,0 +1,3 @@
+export * from './dataset.js';
+export * from './mnist.js';
+export * from './folder.js';

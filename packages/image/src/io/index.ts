@@ -1,0 +1,4 @@
+export * from './atomic.js';
+export * from './read.js';
+export * from './write.js';
+export * from './preview.js';
