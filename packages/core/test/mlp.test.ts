@@ -35,4 +35,25 @@ describe('MLPVelocity', () => {
     expect(() => model.forward(tf.zeros([4, 3]), t, { r })).toThrow(/x of shape \[B, 2\], got \[4,3\]/);
     expect(() => model.forward(x, tf.zeros([3]) as tf.Tensor1D, { r })).toThrow(/t of shape \[4\], got \[3\]/);
   });
+
+  it('loading a state dict keeps buffers usable (sinusoidal time features) and gradients reach the label table on this backend', () => {
+    const config = { dim: 2, hidden: 8, depth: 2, numClasses: 4, timeEmbedding: { sinusoidal: 8 } } as const;
+    const a = new MLPVelocity({ ...config, seed: 1 });
+    const b = new MLPVelocity({ ...config, seed: 2 });
+    b.loadStateDict(a.stateDict());
+    const x = tf.tensor2d([[0.1, -0.3], [1, 2]]);
+    const t = tf.tensor1d([0.2, 0.9]);
+    const labels = tf.tensor1d([1, 3], 'int32');
+    expect(Array.from(b.forward(x, t, { labels }).dataSync())).toEqual(Array.from(a.forward(x, t, { labels }).dataSync()));
+    const { grads } = tf.variableGrads(() => tf.sum(b.forward(x, t, { labels })) as tf.Scalar, b.parameters());
+    const table = b.namedParameters().find(([n]) => n === 'labelEmbedding')![1];
+    const g = grads[table.name].arraySync() as number[][];
+    // Rows of the labels used get gradient; the others (0, 2 and the null class 4) get none.
+    expect(g[1].some((v) => v !== 0)).toBe(true);
+    expect(g[3].some((v) => v !== 0)).toBe(true);
+    expect([0, 2, 4].every((r) => g[r].every((v) => v === 0))).toBe(true);
+    tf.dispose([x, t, labels, ...Object.values(grads)]);
+    a.dispose();
+    b.dispose();
+  });
 });

@@ -46,3 +46,16 @@ describe('wasm OneHot', () => {
     tf.dispose([labels, f, scaled, i]);
   });
 });
+
+describe('wasm UnsortedSegmentSum (the gradient of gather)', () => {
+  it('matches a hand sum, drops out-of-range ids, and makes gather differentiable', () => {
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]);
+    const ids = tf.tensor1d([2, 0, 2, 5], 'int32');
+    const s = tf.unsortedSegmentSum(x, ids, 3);
+    expect(s.arraySync()).toEqual([[3, 4], [0, 0], [6, 8]]);
+    const table = tf.tensor2d([[1, 1], [2, 2], [3, 3]]);
+    const g = tf.grad((tb: tf.Tensor) => tf.sum(tf.mul(tf.gather(tb, tf.tensor1d([0, 2, 2], 'int32')), tf.tensor2d([[1, 2], [3, 4], [5, 6]]))))(table);
+    expect(g.arraySync()).toEqual([[1, 2], [0, 0], [8, 10]]);
+    tf.dispose([x, ids, s, table, g]);
+  });
+});

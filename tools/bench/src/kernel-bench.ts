@@ -17,6 +17,7 @@ function cases(): Case[] {
   const r = (shape: number[]) => tf.randomNormal(shape);
   const a = r([256, 64]);
   const w = r([64, 64]);
+  const w2 = r([64, 2]);
   const big = r([10000, 64]);
   const x2 = r([256, 2]);
   const t1 = r([256, 1]);
@@ -39,6 +40,10 @@ function cases(): Case[] {
     { kernel: 'BatchMatMul', label: 'matMul [256,64]^T x [256,64]', run: () => d(tf.matMul(a, a, true, false)) },
     { kernel: 'BatchMatMul', label: 'matMul [256,64] x [64,64]^T', run: () => d(tf.matMul(a, w, false, true)) },
     { kernel: 'BatchMatMul', label: 'matMul [10000,64]x[64,64]', run: () => d(tf.matMul(big, w)) },
+    // In training every right operand is a new tensor (XNNPACK repacks it); both sides pay the same tf.add.
+    { kernel: 'BatchMatMul', label: 'matMul [256,64]x[64,64], new W (+add)', run: () => { const w1 = tf.add(w, 0); d(tf.matMul(a, w1 as tf.Tensor2D)); d(w1); } },
+    { kernel: 'BatchMatMul', label: 'matMul [256,64]^T x new [256,64] (+add)', run: () => { const b1 = tf.add(a, 0); d(tf.matMul(a, b1, true, false)); d(b1); } },
+    { kernel: 'BatchMatMul', label: 'matMul [256,64]x[64,2], new W (+add)', run: () => { const w1 = tf.add(w2, 0); d(tf.matMul(a, w1 as tf.Tensor2D)); d(w1); } },
     { kernel: 'Concat', label: 'concat [256,2]+[256,1] axis 1', run: () => d(tf.concat([x2, t1], 1)) },
     { kernel: 'Concat', label: 'concat [10000,2]+[10000,1] axis 1', run: () => d(tf.concat([bx, bt], 1)) },
     { kernel: 'Concat', label: 'concat 8 flat parameters (8.7k)', run: () => d(tf.concat(flats)) },

@@ -6,7 +6,7 @@ import { Module } from './module.js';
  * f_k = maxPeriod^(-k/half). `scale` stretches t in [0,1] so low frequencies still vary across the interval.
  */
 export class SinusoidalEmbedding extends Module {
-  readonly frequencies: tf.Tensor;
+  readonly frequencies: tf.Variable;
 
   constructor(
     readonly dim: number,

@@ -2,10 +2,9 @@ import { tf } from '../backend/tf.js';
 import { Rng } from '../random.js';
 import type { ModelExtras } from '../types.js';
 import { Module } from './module.js';
-import { Linear, isRecordingGradients } from './linear.js';
+import { Linear } from './linear.js';
 import { activation, type ActivationName } from './activations.js';
 import { SinusoidalEmbedding } from './embeddings.js';
-import { fusedLinear } from './fused-linear.js';
 
 export interface MLPVelocityConfig {
   /** Data dimension (2 for the toy sets). */
@@ -22,13 +21,6 @@ export interface MLPVelocityConfig {
   /** Also condition on extras.r (a second time, for MeanFlow's average velocity). */
   secondTime?: boolean;
   seed?: number;
-  /**
-   * Under a gradient tape, run each layer as one `fusedLinear` op (matmul + bias + activation with its own
-   * gradient) instead of three ops: fewer kernels and less tape work per training step. Such ops have no
-   * second-order gradients, so leave this off (the default) for objectives that differentiate the model's
-   * gradient (MeanFlow's JVP). Values and first-order gradients match the unfused path up to float rounding.
-   */
-  fusedTraining?: boolean;
 }
 
 /** Activations tfjs can fuse into the matmul kernel (used on the inference path only). */
@@ -51,7 +43,6 @@ export class MLPVelocity extends Module {
       numClasses: 0,
       secondTime: false,
       seed: 0,
-      fusedTraining: false,
       ...config,
       timeEmbedding: config.timeEmbedding ?? 'raw',
     };
@@ -93,18 +84,8 @@ export class MLPVelocity extends Module {
       if (secondTime) parts.push(feats(extras!.r!));
       let h: tf.Tensor = tf.concat(parts, 1);
       const fusable = FUSABLE[this.config.activation];
-      // Taped and fusedTraining: one differentiable fused op per layer (first-order gradients only).
-      const trainFused = this.config.fusedTraining && isRecordingGradients();
-      const layer = (i: number, x: tf.Tensor2D, act: 'linear' | 'relu' | 'elu') => {
-        const lin = this.layers[i];
-        return fusedLinear(x, lin.weight as tf.Tensor2D, lin.bias as tf.Tensor1D | undefined, act);
-      };
       for (let i = 0; i < this.layers.length - 1; i++) {
         const conditioned = i === 0 && this.labelEmbedding && extras?.labels;
-        if (trainFused && !conditioned && fusable) {
-          h = layer(i, h as tf.Tensor2D, fusable);
-          continue;
-        }
         const fused = !conditioned && fusable ? this.layers[i].forwardActivated(h as tf.Tensor2D, fusable) : undefined;
         if (fused) {
           h = fused;
@@ -115,7 +96,6 @@ export class MLPVelocity extends Module {
         h = this.act(h);
       }
       const last = this.layers[this.layers.length - 1];
-      if (trainFused) return layer(this.layers.length - 1, h as tf.Tensor2D, 'linear');
       return last.forwardActivated(h as tf.Tensor2D, 'linear') ?? last.forward(h);
     });
   }

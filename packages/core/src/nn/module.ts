@@ -12,7 +12,7 @@ export type NamedTensors = Record<string, tf.Tensor>;
  */
 export abstract class Module {
   private readonly ownParameters = new Map<string, tf.Variable>();
-  private readonly ownBuffers = new Map<string, tf.Tensor>();
+  private readonly ownBuffers = new Map<string, tf.Variable>();
   private readonly children = new Map<string, Module>();
   /** Training mode toggles dropout and other train-only behaviour. */
   training = true;
@@ -25,12 +25,16 @@ export abstract class Module {
     return v;
   }
 
-  /** Non-trainable state saved with the module (e.g. fixed frequencies). */
-  protected registerBuffer(name: string, value: tf.Tensor): tf.Tensor {
+  /**
+   * Non-trainable state saved with the module (e.g. fixed frequencies). Held as a non-trainable variable so
+   * loading a state dict updates it in place: fields that point at the buffer stay valid.
+   */
+  protected registerBuffer(name: string, value: tf.Tensor): tf.Variable {
     this.assertFreeName(name);
-    const kept = tf.keep(value);
-    this.ownBuffers.set(name, kept);
-    return kept;
+    const buffer = tf.variable(value, false);
+    value.dispose();
+    this.ownBuffers.set(name, buffer);
+    return buffer;
   }
 
   protected registerModule<M extends Module>(name: string, module: M): M {
@@ -54,8 +58,8 @@ export abstract class Module {
     return out;
   }
 
-  namedBuffers(prefix = ''): Array<[string, tf.Tensor]> {
-    const out: Array<[string, tf.Tensor]> = [];
+  namedBuffers(prefix = ''): Array<[string, tf.Variable]> {
+    const out: Array<[string, tf.Variable]> = [];
     for (const [name, b] of this.ownBuffers) out.push([prefix + name, b]);
     for (const [name, child] of this.children) out.push(...child.namedBuffers(`${prefix}${name}.`));
     return out;
@@ -90,7 +94,7 @@ export abstract class Module {
     const strict = options.strict ?? true;
     const where = options.source ? ` from ${options.source}` : '';
     const problems: string[] = [];
-    const targets = new Map<string, tf.Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
+    const targets = new Map<string, tf.Variable>([...this.namedParameters(), ...this.namedBuffers()]);
     for (const [name, target] of targets) {
       const value = state[name];
       if (!value) {
@@ -110,19 +114,8 @@ export abstract class Module {
     }
     for (const [name, target] of targets) {
       const value = state[name];
-      if (!value) continue;
-      if (target instanceof tf.Variable) target.assign(value);
-      else this.replaceBuffer(name, value);
+      if (value) target.assign(value);
     }
-  }
-
-  private replaceBuffer(dotted: string, value: tf.Tensor): void {
-    const parts = dotted.split('.');
-    let module: Module = this;
-    for (const p of parts.slice(0, -1)) module = module.children.get(p)!;
-    const leaf = parts[parts.length - 1];
-    module.ownBuffers.get(leaf)?.dispose();
-    module.ownBuffers.set(leaf, tf.keep(tf.clone(value)));
   }
 
   train(on = true): this {

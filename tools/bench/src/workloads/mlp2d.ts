@@ -14,9 +14,7 @@ export const mlp2dTrain: Workload = {
   description: `CFM training step, 3x64 ELU MLP, batch ${trainBatch}, Adam lr 1e-3 (data, noise, t, x_t, forward, backward, update)`,
   python: { script: 'mlp2d.py', args: ['--workload', 'mlp2d-train', '--batch', String(trainBatch)] },
   prepare: () => {
-    // fusedTraining: one fusedLinear op per layer under the tape (first-order gradients are all CFM needs).
-    // FM_BENCH_UNFUSED=1 times the plain three-ops-per-layer path instead, for before/after runs.
-    const model = new MLPVelocity({ ...modelConfig, fusedTraining: !process.env.FM_BENCH_UNFUSED });
+    const model = new MLPVelocity(modelConfig);
     const loss = flowMatchingObjective({
       model,
       path: createPath('condot'),

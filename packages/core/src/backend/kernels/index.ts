@@ -9,3 +9,4 @@ import './wasm-elu-grad.js';
 import './wasm-identity.js';
 import './wasm-adam.js';
 import './wasm-one-hot.js';
+import './wasm-unsorted-segment-sum.js';

@@ -5,12 +5,13 @@ import { simdKernels } from './wasm-simd.js';
 /**
  * tfjs-backend-wasm 4.22 runs BatchMatMul through XNNPACK's fully-connected operator, created (weights packed)
  * for every new right-hand operand: in training every product's right operand is new (reassigned weights, a
- * fresh dz, a transposed weight), so each call packs before it multiplies — ~290 µs for the weight gradient
- * xᵀ·dz of a [256,64] layer, of which ~120 µs is packing and ~40 µs transposing x. Our module's register-tiled
- * SIMD GEMM reads b in place and aᵀ through strides (no transpose, no packing); bᵀ is transposed into a
- * scratch buffer first. Each output sums a[i][k]·b[k][j] in k order from 0, like XNNPACK's kernels.
+ * fresh dz, a transposed weight), so each call packs before it multiplies — ~240 µs for the weight gradient
+ * xᵀ·dz of a [256,64] layer where the product itself takes ~70 µs. Our module's register-tiled (4×8) SIMD GEMM
+ * copies 8-column strips of b into a small panel as it goes instead; a transposed operand is first transposed
+ * into a scratch buffer (our tiled transpose, ~10 µs for [256,64]). Each output sums a[i][k]·b[k][j] in k
+ * order from 0, like XNNPACK's kernels: the training shapes give bit-identical products (kernels.test.ts).
  * Float32 only; returns null (the caller keeps tfjs's kernel) for other dtypes and unsupported broadcasts.
- * Used by the BatchMatMul patch in wasm-matmul-transpose.ts.
+ * Used by the BatchMatMul patch in wasm-matmul-transpose.ts; FM_DISABLE_KERNEL_PATCHES=gemm turns it off.
  */
 export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?: boolean }>): tf.TensorInfo | null {
   const { a, b } = args.inputs;
