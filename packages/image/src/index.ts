@@ -3,3 +3,5 @@ export * from './nn/index.js';
 export * from './unet.js';
 export * from './data/index.js';
 export * from './io/index.js';
+export * from './guidance.js';
+export * from './eval/index.js';

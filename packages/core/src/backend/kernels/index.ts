@@ -10,3 +10,4 @@ import './wasm-identity.js';
 import './wasm-adam.js';
 import './wasm-one-hot.js';
 import './wasm-unsorted-segment-sum.js';
+import './wasm-conv2d-backprop-filter.js';

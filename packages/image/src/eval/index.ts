@@ -1,0 +1,1 @@
+export * from './digit-classifier.js';
