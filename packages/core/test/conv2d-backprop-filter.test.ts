@@ -82,7 +82,8 @@ function randomPad(kh: number, kw: number): Pad {
     case 1:
       return 'valid';
     case 2:
-      return rng.int(Math.min(kh, kw));
+      // tfjs sizes a numeric padding's output width from the filter's height too: square filters only.
+      return kh === kw ? rng.int(kh) : 'same';
     default:
       return [[0, 0], [rng.int(kh), rng.int(kh)], [rng.int(kw), rng.int(kw)], [0, 0]];
   }

@@ -11,3 +11,4 @@ import './wasm-adam.js';
 import './wasm-one-hot.js';
 import './wasm-unsorted-segment-sum.js';
 import './wasm-conv2d-backprop-filter.js';
+import './wasm-conv2d-backprop-input.js';

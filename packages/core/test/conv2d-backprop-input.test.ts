@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '@tensorflow/tfjs-backend-cpu';
+import { tf, resolveBackend, describeKernelPatches, Rng } from '@flowmatch/core';
+import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
+
+/**
+ * The wasm Conv2DBackpropInput patch (wasm-conv2d-backprop-input.ts: dy·Wᵀ and a scatter-add, replacing
+ * tfjs-backend-wasm's scalar loop) against the cpu backend: the kernel on random settings, conv2dTranspose,
+ * and the input gradient of a small conv net.
+ */
+
+const rng = new Rng(77);
+let onWasm = false;
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface Case {
+  inputShape: [number, number, number, number];
+  dy: number[];
+  filterShape: [number, number, number, number];
+  strides: [number, number];
+  pad: Pad;
+  dyValues: Float32Array;
+  filterValues: Float32Array;
+}
+
+function runKernel(c: Case): { shape: number[]; values: Float32Array } {
+  const dy = tf.tensor(c.dyValues, c.dy);
+  const filter = tf.tensor(c.filterValues, c.filterShape);
+  const out = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+    strides: c.strides,
+    pad: c.pad,
+    dataFormat: 'NHWC',
+    inputShape: c.inputShape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const result = { shape: out.shape.slice(), values: out.dataSync() as Float32Array };
+  tf.dispose([dy, filter, out]);
+  return result;
+}
+
+/** Largest |a − b| relative to max(1, max |b|) (float32 sums of many products against cpu's float64). */
+function worstError(got: Float32Array, want: Float32Array): number {
+  let scale = 1;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]) / scale;
+    worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
+  }
+  return worst;
+}
+
+function makeCase(n: number, h: number, w: number, cin: number, cout: number, kh: number, kw: number, strides: [number, number], pad: Pad): Case {
+  const filterShape: [number, number, number, number] = [kh, kw, cin, cout];
+  const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], filterShape, strides, 1, pad as 'same');
+  const dy = [n, info.outHeight, info.outWidth, cout];
+  return {
+    inputShape: [n, h, w, cin],
+    dy,
+    filterShape,
+    strides,
+    pad,
+    dyValues: rng.normalArray(dy.reduce((a, b) => a * b, 1)),
+    filterValues: rng.normalArray(kh * kw * cin * cout),
+  };
+}
+
+async function compare(c: Case): Promise<number> {
+  await tf.setBackend('cpu');
+  const want = runKernel(c);
+  await tf.setBackend('wasm');
+  const got = runKernel(c);
+  expect(got.shape).toEqual(c.inputShape);
+  expect(want.shape).toEqual(c.inputShape);
+  return worstError(got.values, want.values);
+}
+
+function randomPad(kh: number, kw: number): Pad {
+  switch (rng.int(4)) {
+    case 0:
+      return 'same';
+    case 1:
+      return 'valid';
+    case 2:
+      // tfjs sizes a numeric padding's output width from the filter's height too: square filters only.
+      return kh === kw ? rng.int(kh) : 'same';
+    default:
+      return [[0, 0], [rng.int(kh), rng.int(kh)], [rng.int(kw), rng.int(kw)], [0, 0]];
+  }
+}
+
+beforeAll(async () => {
+  await resolveBackend({ log: false });
+  onWasm = tf.getBackend() === 'wasm';
+});
+
+afterAll(async () => {
+  setConvSimdEnabled(true);
+  if (onWasm) await tf.setBackend('wasm');
+});
+
+describe('wasm Conv2DBackpropInput patch', () => {
+  it('is registered as a wasm kernel patch', () => {
+    expect(describeKernelPatches('wasm').map((p) => p.kernelName)).toContain('Conv2DBackpropInput');
+  });
+
+  it('matches cpu on random shapes, strides, paddings, kernel sizes and channel counts', async () => {
+    if (!onWasm) return;
+    for (let trial = 0; trial < 60; trial++) {
+      const k = [1, 3, 4][rng.int(3)];
+      const kh = rng.int(5) === 0 ? 1 + rng.int(4) : k;
+      const kw = rng.int(5) === 0 ? 1 + rng.int(4) : k;
+      const strides: [number, number] = rng.int(4) === 0 ? [1 + rng.int(2), 1 + rng.int(2)] : rng.int(2) === 0 ? [1, 1] : [2, 2];
+      const c = makeCase(1 + rng.int(4), kh + rng.int(9), kw + rng.int(9), 1 + rng.int(9), 1 + rng.int(9), kh, kw, strides, randomPad(kh, kw));
+      const error = await compare(c);
+      expect(error, JSON.stringify({ ...c, dyValues: undefined, filterValues: undefined })).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('matches cpu on wider layers, with the JavaScript loops too, and when it splits a batch into chunks', async () => {
+    if (!onWasm) return;
+    const cases = [
+      makeCase(4, 12, 13, 16, 24, 3, 3, [1, 1], 'same'),
+      makeCase(3, 14, 14, 32, 8, 4, 4, [2, 2], 'same'),
+      makeCase(2, 9, 11, 5, 7, 3, 3, [2, 2], 'valid'),
+      makeCase(2, 2, 3, 3, 2, 3, 3, [1, 1], [[0, 0], [2, 2], [2, 1], [0, 0]]),
+      makeCase(5, 7, 7, 64, 3, 1, 1, [1, 1], 'valid'),
+    ];
+    for (const c of cases) expect(await compare(c)).toBeLessThanOrEqual(1e-4);
+    setConvSimdEnabled(false);
+    try {
+      for (const c of cases.slice(0, 3)) expect(await compare(c)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      setConvSimdEnabled(true);
+    }
+    // K·H_out·W_out = 9·64·32·32 ≈ 590k floats per image: 30 images exceed the 2^24-float chunk limit (28 + 2).
+    const before = tf.memory().numTensors;
+    const bytesBefore = (tf.memory() as { numBytesInWASM?: number }).numBytesInWASM;
+    expect(await compare(makeCase(30, 32, 32, 64, 2, 3, 3, [1, 1], 'same'))).toBeLessThanOrEqual(1e-4);
+    expect(tf.memory().numTensors).toBe(before);
+    const bytesAfter = (tf.memory() as { numBytesInWASM?: number }).numBytesInWASM;
+    if (bytesBefore !== undefined) expect(bytesAfter).toBe(bytesBefore);
+  });
+
+  it('gives conv2dTranspose and the input gradient of a conv net as on cpu', async () => {
+    if (!onWasm) return;
+    const xv = rng.normalArray(2 * 9 * 9 * 4);
+    const w1v = rng.normalArray(3 * 3 * 4 * 6).map((v) => v * 0.3);
+    const w2v = rng.normalArray(4 * 4 * 6 * 5).map((v) => v * 0.3);
+    const wtv = rng.normalArray(2 * 2 * 3 * 5).map((v) => v * 0.3);
+    const run = () => {
+      const x = tf.tensor4d(xv, [2, 9, 9, 4]);
+      const w1 = tf.tensor4d(w1v, [3, 3, 4, 6]);
+      const w2 = tf.tensor4d(w2v, [4, 4, 6, 5]);
+      const wt = tf.tensor4d(wtv, [2, 2, 3, 5]);
+      const f = (xx: tf.Tensor) => {
+        const h = tf.tanh(tf.conv2d(xx as tf.Tensor4D, w1, 1, 'same'));
+        const d = tf.conv2d(h, w2, 2, 'same'); // [2, 5, 5, 5]
+        return tf.conv2dTranspose(d, wt, [2, 10, 10, 3], 2, 'same');
+      };
+      const y = f(x);
+      const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(f(xx))))(x);
+      const out = [y.dataSync() as Float32Array, g.dataSync() as Float32Array];
+      tf.dispose([x, w1, w2, wt, y, g]);
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const want = run();
+    await tf.setBackend('wasm');
+    const got = run();
+    got.forEach((g, i) => expect(worstError(g, want[i])).toBeLessThanOrEqual(1e-4));
+  });
+});
