@@ -1,6 +1,3 @@
-import { writeFile, rename, mkdir } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
-
 /**
  * NumPy .npy (format 1.0) for a float32 C-order array: magic, version, a little-endian u16 header length, a
  * Python-dict header padded with spaces to a 64-byte boundary, then the raw little-endian data.
@@ -34,12 +31,4 @@ export function encodeCsv(data: Float32Array, shape: [number, number], columns?:
     lines.push(row.join(','));
   }
   return lines.join('\n') + '\n';
-}
-
-/** Writes a file atomically: a temp file beside it, then a rename, so a crash never leaves half a file. */
-export async function writeFileAtomic(path: string, contents: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  await writeFile(tmp, contents);
-  await rename(tmp, path);
 }

@@ -13,6 +13,7 @@ import {
   energyDistance,
   loadCheckpoint,
   MinibatchOTCoupling,
+  writeFileAtomic,
   disposeCheckpoint,
   type MLPVelocityConfig,
   type ProbPath,
@@ -20,7 +21,7 @@ import {
 } from '@flowmatch/core';
 import { sample, type MethodName } from '@flowmatch/solvers';
 import { Raster, toPixel, viewportFor, type RGB } from './plot.js';
-import { encodeCsv, encodeNpy, writeFileAtomic } from './npy.js';
+import { encodeCsv, encodeNpy } from './npy.js';
 
 export interface Train2dOptions {
   dataset: Toy2dDataset;

@@ -7,8 +7,8 @@
  * of the data section) plus an optional "__metadata__" object of string → string. Data is little-endian,
  * row-major, with no gaps between tensors. Files written here are byte-compatible with the Rust/Python library.
  */
-import { mkdir, open, rename, rm, readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.js';
 import { tf } from '../backend/tf.js';
 
 /** The dtypes this module reads and writes, with their element size in bytes. */
@@ -362,59 +362,19 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<safetensors>'): 
   return { tensors, metadata };
 }
 
-let tempCounter = 0;
-
 /**
- * Writes a safetensors file atomically: everything is checked first, then the bytes stream into a temporary file
- * in the target's directory (created if missing), which is fsynced and renamed over the target. A failure at
- * any point leaves the previous file untouched and removes the temporary file.
+ * Writes a safetensors file atomically (see writeFileAtomic): everything is checked first, then the header and
+ * each tensor's bytes stream into the file one at a time.
  */
 export async function writeSafetensorsFile(path: string, tensors: TensorsToWrite, metadata?: Record<string, string>): Promise<void> {
   const meta = metadata === undefined ? undefined : checkMetadata(metadata, path);
   const prepared = prepareAll(tensors, path);
   const header = encodeHeader(prepared, meta);
-  const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
-  const temporary = join(directory, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${tempCounter++}.tmp`);
-  const handle = await open(temporary, 'wx');
-  let renamed = false;
-  try {
-    let position = 0;
-    const writeAll = async (chunk: Uint8Array) => {
-      let written = 0;
-      while (written < chunk.length) {
-        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, position);
-        written += bytesWritten;
-        position += bytesWritten;
-      }
-    };
-    await writeAll(header);
-    for (const t of prepared) await writeAll(t.bytes());
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, path);
-    renamed = true;
-  } finally {
-    if (!renamed) {
-      await handle.close().catch(() => undefined);
-      await rm(temporary, { force: true });
-    }
+  function* chunks(): Iterable<Uint8Array> {
+    yield header;
+    for (const t of prepared) yield t.bytes();
   }
-  await syncDirectory(directory);
-}
-
-/** Makes the rename itself durable; some platforms cannot open directories, which is harmless to skip. */
-async function syncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Best effort only.
-  }
+  await writeFileAtomic(path, chunks());
 }
 
 /** Reads and validates a safetensors file; errors name the file. */
