@@ -116,7 +116,7 @@ export async function train2d(options: Partial<Train2dOptions> = {}) {
       checkpointPath,
       checkpointEvery: 2000,
       progress: o.progress,
-      meta: meta as unknown as Record<string, unknown>,
+      meta: { ...meta },
     },
   );
   o.log(`training a ${o.depth}x${o.hidden} SiLU MLP (${model.parameterCount()} parameters) on ${o.dataset} (${o.path} path, ${o.coupling} coupling), batch ${o.batchSize}, up to ${o.seconds}s`);
