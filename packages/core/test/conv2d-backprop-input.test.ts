@@ -141,6 +141,38 @@ describe('wasm Conv2DBackpropInput patch', () => {
     if (bytesBefore !== undefined) expect(bytesAfter).toBe(bytesBefore);
   });
 
+  it('matches cpu at stride 1 both as a forward conv of the flipped filter and by dy·Wᵀ + col2im', async () => {
+    if (!onWasm) return;
+    const cases = [
+      makeCase(3, 14, 14, 32, 32, 3, 3, [1, 1], 'same'),
+      makeCase(2, 28, 28, 48, 16, 3, 3, [1, 1], 'same'),
+      makeCase(2, 9, 7, 5, 7, 3, 3, [1, 1], 'valid'),
+      makeCase(2, 8, 9, 6, 4, 4, 4, [1, 1], 'same'),
+      makeCase(2, 6, 6, 3, 5, 2, 3, [1, 1], [[0, 0], [0, 2], [1, 0], [0, 0]]),
+      makeCase(2, 5, 5, 4, 4, 3, 3, [1, 1], [[0, 0], [3, 0], [0, 0], [0, 0]]),
+      makeCase(3, 7, 7, 16, 3, 1, 1, [1, 1], 'same'),
+    ];
+    const saved = process.env.FM_DISABLE_KERNEL_PATCHES;
+    try {
+      for (const route of [undefined, 'Conv2DBackpropInputAsConv']) {
+        if (route) process.env.FM_DISABLE_KERNEL_PATCHES = route;
+        else delete process.env.FM_DISABLE_KERNEL_PATCHES;
+        const before = tf.memory().numTensors;
+        const bytesBefore = (tf.memory() as { numBytesInWASM?: number }).numBytesInWASM;
+        for (const c of cases) expect(await compare(c), `${route ?? 'as forward conv'} ${JSON.stringify(c.inputShape)}`).toBeLessThanOrEqual(1e-4);
+        expect(tf.memory().numTensors).toBe(before);
+        const bytesAfter = (tf.memory() as { numBytesInWASM?: number }).numBytesInWASM;
+        if (bytesBefore !== undefined) expect(bytesAfter).toBe(bytesBefore);
+      }
+      // The im2col route's chunking (30 images exceed the 2^24-float cols limit) at stride 1.
+      process.env.FM_DISABLE_KERNEL_PATCHES = 'Conv2DBackpropInputAsConv';
+      expect(await compare(makeCase(30, 32, 32, 64, 2, 3, 3, [1, 1], 'same'))).toBeLessThanOrEqual(1e-4);
+    } finally {
+      if (saved === undefined) delete process.env.FM_DISABLE_KERNEL_PATCHES;
+      else process.env.FM_DISABLE_KERNEL_PATCHES = saved;
+    }
+  });
+
   it('gives conv2dTranspose and the input gradient of a conv net as on cpu', async () => {
     if (!onWasm) return;
     const xv = rng.normalArray(2 * 9 * 9 * 4);

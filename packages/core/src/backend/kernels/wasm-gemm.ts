@@ -1,6 +1,6 @@
 import type { tf } from '../tf.js';
 import type { KernelArgs } from './wasm-heap.js';
-import { gemmScratchFloats, simdKernels } from './wasm-simd.js';
+import { simdKernels } from './wasm-simd.js';
 
 /**
  * tfjs-backend-wasm 4.22 runs BatchMatMul through XNNPACK's fully-connected operator, created (weights packed)
@@ -48,7 +48,7 @@ export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?:
     // A narrow product (the output layer: n = 2) would run on scalar columns. Computing cᵀ = bᵀ·aᵀ instead
     // puts the long m side in the SIMD lanes, and keeps each output's k-ordered sum; cᵀ is transposed back.
     const aTFloats = transposeA ? 0 : batchA * aSize;
-    const scratch = backend.makeOutput([aTFloats + m * n + gemmScratchFloats(k, m)], 'float32');
+    const scratch = backend.makeOutput([aTFloats + m * n + k * 8 + 4], 'float32');
     const heap = backend.dataIdMap;
     let aT = heap.get(a.dataId)!.memoryOffset;
     const bPtr = heap.get(b.dataId)!.memoryOffset;
@@ -69,10 +69,10 @@ export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?:
     backend.disposeData(scratch.dataId);
     return out;
   }
-  // One scratch buffer: aᵀ transposed back (if asked), bᵀ likewise, then the GEMM's scratch (b packed in 8-column strips, an A tile).
+  // One scratch buffer: aᵀ transposed back (if asked), bᵀ likewise, then the GEMM's k·8-float panel.
   const aFloats = transposeA ? batchA * aSize : 0;
   const bFloats = transposeB ? batchB * bSize : 0;
-  const scratch = backend.makeOutput([aFloats + bFloats + gemmScratchFloats(k, n)], 'float32');
+  const scratch = backend.makeOutput([aFloats + bFloats + k * 8 + 4], 'float32');
   // Offsets are read after every allocation.
   const heap = backend.dataIdMap;
   let aPtr = heap.get(a.dataId)!.memoryOffset;

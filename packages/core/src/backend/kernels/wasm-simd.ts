@@ -17,7 +17,7 @@ export interface SimdKernels {
   copyRows(src: number, dst: number, rows: number, width: number, srcStride: number, dstStride: number): void;
   /**
    * c[M,N] = a·b for float32: b row-major [K,N], c row-major [M,N], a's element (i, k) at a + (i·aRow + k·aCol)·4
-   * — (aRow, aCol) = (K, 1) for a row-major a. `panel` is scratch space for gemmScratchFloats(K, N) floats.
+   * — (aRow, aCol) = (K, 1) for a row-major a. `panel` is scratch space for K·8 floats.
    */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, panel: number): void;
   /** Σ x² over n float32 (four interleaved partial sums). */
@@ -190,24 +190,12 @@ function eluGrad(): FunctionWriter {
   return f;
 }
 
-/** Depth of one k block of the blocked GEMM: a 4-row A tile of it (4 KB) stays in L1 across all column strips. */
-export const GEMM_KC = 256;
-/** Rows of a packed per block (MC·KC floats, in L2); each 8-column strip of b (KC·8 floats) stays in L1 across them. */
-export const GEMM_MC = 64;
-
-/** Scratch floats `gemm` needs for a product with inner size k and n columns: all of b packed, plus an MC×KC block of a. */
-export function gemmScratchFloats(k: number, n: number): number {
-  return k * (n & ~7) + GEMM_MC * GEMM_KC + 4;
-}
-
 function gemm(): FunctionWriter {
   const f = new FunctionWriter('gemm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [a, b, c, m, k, n, aRow, aCol, panel] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = f.local('i32');
   const j = f.local('i32');
   const kk = f.local('i32');
-  const kb = f.local('i32');
-  const kLen = f.local('i32');
   const aRowBytes = f.local('i32');
   const aColBytes = f.local('i32');
   const rowBytes = f.local('i32'); // n * 4: stride between rows of b and of c
@@ -217,11 +205,6 @@ function gemm(): FunctionWriter {
   const pa = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
   const pb = f.local('i32');
   const pc = f.local('i32');
-  const q = f.local('i32');
-  const qEnd = f.local('i32');
-  const i0 = f.local('i32');
-  const iEnd = f.local('i32');
-  const apack = f.local('i32');
   const bStart = f.local('i32');
   const bStep = f.local('i32');
   const acc = Array.from({ length: 8 }, () => f.local('v128'));
@@ -234,102 +217,9 @@ function gemm(): FunctionWriter {
   f.get(m).i32(-4).i32And().set(m4);
   f.get(n).i32(-8).i32And().set(n8);
   f.get(n).i32(-4).i32And().set(n4);
-  // Every output is Σ_k a[i][k]·b[k][j] summed in k order from 0, as XNNPACK's kernels do: a k block after
-  // the first starts from the partial sums already stored in c, so blocking does not change the order.
-  //
-  // 1. b's first n8 columns packed as n8/8 strips of [k][8] floats (strip s at panel + s·k·32): strided reads
-  //    of a tall b (rows a power of two apart) would fall into a few cache sets and evict each other.
-  f.get(panel).get(k).get(n8).i32Mul().i32(2).i32Shl().i32Add().set(apack);
-  f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => {
-    f.get(b).get(j).i32(2).i32Shl().i32Add().set(pb);
-    f.get(panel).get(j).get(k).i32Mul().i32(2).i32Shl().i32Add().set(pc);
-    f.forRange(kk, () => f.i32(0), () => f.get(k), 1, () => {
-      f.get(pc).get(pb).v128Load(0).v128Store(0);
-      f.get(pc).get(pb).v128Load(16).v128Store(16);
-      f.get(pb).get(rowBytes).i32Add().set(pb);
-      f.get(pc).i32(32).i32Add().set(pc);
-    });
-  });
-  // Loads the accumulators of a rows×8 tile of c at pc (k block > 0) or zeroes them (first block).
-  const startTile = (rows: number) => {
-    f.get(kb).i32Eqz().if();
-    for (let r = 0; r < rows * 2; r++) f.f32(0).f32x4Splat().set(acc[r]);
-    f.else();
-    f.get(pc).set(q);
-    for (let r = 0; r < rows; r++) {
-      for (let v = 0; v < 2; v++) f.get(q).v128Load(16 * v).set(acc[r * 2 + v]);
-      if (r + 1 < rows) f.get(q).get(rowBytes).i32Add().set(q);
-    }
-    f.end();
-  };
-  const storeTile = (rows: number) => {
-    for (let r = 0; r < rows; r++) {
-      for (let v = 0; v < 2; v++) f.get(pc).get(acc[r * 2 + v]).v128Store(16 * v);
-      if (r + 1 < rows) f.get(pc).get(rowBytes).i32Add().set(pc);
-    }
-  };
-  // 2. The 8-column strips, k block by k block; within a block, 4-row tiles of a are packed as [kLen][4] floats
-  //    (one pointer, immediate offsets) and reused across every strip while they sit in L1.
-  f.forRange(kb, () => f.i32(0), () => f.get(k), GEMM_KC, () => {
-    // kLen = min(KC, k − kb)
-    f.get(k).get(kb).i32Sub().set(kLen);
-    f.i32(GEMM_KC).get(kLen).get(kLen).i32(GEMM_KC).i32GtU().select().set(kLen);
-    f.forRange(i0, () => f.i32(0), () => f.get(m4), GEMM_MC, () => {
-      // iEnd = min(i0 + MC, m4)
-      f.get(i0).i32(GEMM_MC).i32Add().set(iEnd);
-      f.get(m4).get(iEnd).get(iEnd).get(m4).i32GtU().select().set(iEnd);
-      // Pack rows i0..iEnd of this k block as 4-row tiles of [kLen][4] floats, one after another.
-      f.get(apack).set(q);
-      f.forRange(i, () => f.get(i0), () => f.get(iEnd), 4, () => {
-        f.get(a).get(i).get(aRow).i32Mul().get(kb).get(aCol).i32Mul().i32Add().i32(2).i32Shl().i32Add().set(pa[0]);
-        for (let r = 1; r < 4; r++) f.get(pa[r - 1]).get(aRowBytes).i32Add().set(pa[r]);
-        f.forRange(kk, () => f.i32(0), () => f.get(kLen), 1, () => {
-          for (let r = 0; r < 4; r++) {
-            f.get(q).get(pa[r]).f32Load().f32Store(4 * r);
-            f.get(pa[r]).get(aColBytes).i32Add().set(pa[r]);
-          }
-          f.get(q).i32(16).i32Add().set(q);
-        });
-      });
-      f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => {
-        f.get(panel).get(j).get(k).i32Mul().get(kb).i32(3).i32Shl().i32Add().i32(2).i32Shl().i32Add().set(bStart);
-        f.get(apack).set(q);
-        f.forRange(i, () => f.get(i0), () => f.get(iEnd), 4, () => {
-          f.get(c).get(i).get(n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pc);
-          startTile(4);
-          f.get(bStart).set(pb);
-          f.get(q).get(kLen).i32(4).i32Shl().i32Add().set(qEnd);
-          f.forRange(q, () => f.get(q), () => f.get(qEnd), 16, () => {
-            f.get(pb).v128Load(0).set(bv[0]);
-            f.get(pb).v128Load(16).set(bv[1]);
-            for (let r = 0; r < 4; r++) {
-              f.get(q).v128Load32Splat(4 * r).set(av);
-              for (let v = 0; v < 2; v++) f.get(acc[r * 2 + v]).get(av).get(bv[v]).f32x4Mul().f32x4Add().set(acc[r * 2 + v]);
-            }
-            f.get(pb).i32(32).i32Add().set(pb);
-          });
-          storeTile(4);
-        });
-      });
-    });
-    // Rows m4..m one at a time, reading a in place.
-    f.forRange(i, () => f.get(m4), () => f.get(m), 1, () => {
-      f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => {
-        f.get(a).get(i).get(aRow).i32Mul().get(kb).get(aCol).i32Mul().i32Add().i32(2).i32Shl().i32Add().set(pa[0]);
-        f.get(panel).get(j).get(k).i32Mul().get(kb).i32(3).i32Shl().i32Add().i32(2).i32Shl().i32Add().set(pb);
-        f.get(c).get(i).get(n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pc);
-        startTile(1);
-        f.forRange(kk, () => f.i32(0), () => f.get(kLen), 1, () => {
-          f.get(pa[0]).v128Load32Splat().set(av);
-          for (let v = 0; v < 2; v++) f.get(acc[v]).get(av).get(pb).v128Load(16 * v).f32x4Mul().f32x4Add().set(acc[v]);
-          f.get(pa[0]).get(aColBytes).i32Add().set(pa[0]);
-          f.get(pb).i32(32).i32Add().set(pb);
-        });
-        storeTile(1);
-      });
-    });
-  });
-  // 3. Columns n8..n (fewer than 8) over all of k: 4-column groups, then scalar columns, b read in place.
+  // One register tile: `rows` rows of c from row i, `vecs` 4-float column groups from column j (0: one
+  // scalar column); b's rows for it start at bStart, bStep bytes apart. Every output is Σ_k a[i][k]·b[k][j]
+  // summed in k order from 0, as XNNPACK's kernels do.
   const tile = (rows: number, vecs: number) => {
     f.get(a).get(i).get(aRowBytes).i32Mul().i32Add().set(pa[0]);
     for (let r = 1; r < rows; r++) f.get(pa[r - 1]).get(aRowBytes).i32Add().set(pa[r]);
@@ -364,6 +254,21 @@ function gemm(): FunctionWriter {
       f.forRange(i, () => f.i32(0), () => f.get(m), 1, () => tile(1, 0));
     }
   };
+  // 8-column strips of b are first copied contiguous into `panel` (k·8 floats): strided reads of a tall b
+  // (rows a power of two apart) would fall into a few cache sets and evict each other.
+  f.forRange(j, () => f.i32(0), () => f.get(n8), 8, () => {
+    f.get(b).get(j).i32(2).i32Shl().i32Add().set(pb);
+    f.get(panel).set(pc);
+    f.forRange(kk, () => f.i32(0), () => f.get(k), 1, () => {
+      f.get(pc).get(pb).v128Load(0).v128Store(0);
+      f.get(pc).get(pb).v128Load(16).v128Store(16);
+      f.get(pb).get(rowBytes).i32Add().set(pb);
+      f.get(pc).i32(32).i32Add().set(pc);
+    });
+    f.get(panel).set(bStart);
+    f.i32(32).set(bStep);
+    rowsLoop(2);
+  });
   f.get(rowBytes).set(bStep);
   f.forRange(j, () => f.get(n8), () => f.get(n4), 4, () => {
     f.get(b).get(j).i32(2).i32Shl().i32Add().set(bStart);
