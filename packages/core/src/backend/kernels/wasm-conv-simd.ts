@@ -1,5 +1,6 @@
 import { assembleModule, FunctionWriter } from './wasm-asm.js';
 import type { WasmBackendInternals } from './wasm-heap.js';
+import type { tf } from '../tf.js';
 
 /**
  * The data movement of the convolution gradients (wasm-conv2d-backprop-filter.ts, wasm-conv2d-backprop-input.ts)
@@ -232,4 +233,22 @@ export function tapRange(offset: number, stride: number, size: number, outSize: 
   const lo = Math.min(outSize, offset >= 0 ? 0 : Math.ceil(-offset / stride));
   const hi = Math.max(lo, Math.min(outSize, Math.floor((size - 1 - offset) / stride) + 1));
   return { lo, hi, first: lo * stride + offset };
+}
+
+/** Most floats in one im2col chunk (64 MB): larger batches are processed a few images at a time. */
+export const MAX_COLS_FLOATS = 1 << 24;
+
+/** The attributes tfjs passes to both conv2d backprop kernels (the shape attribute differs by kernel). */
+export interface ConvBackpropAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  /** Not part of tfjs's attributes for these kernels; accepted as 1 only. */
+  dilations?: number | [number, number];
+}
+
+/** Whether a dilation attribute is 1 everywhere (or absent). */
+export function allOnes(v: number | number[] | undefined): boolean {
+  return v === undefined || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
 }

@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
 import { kernelPatchDisabled, type KernelArgs, type WasmBackendInternals } from './wasm-heap.js';
-import { convKernels, tapRange } from './wasm-conv-simd.js';
+import { allOnes, convKernels, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
 
 /**
  * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, so the gradient of any convolution's filter — training a
@@ -19,21 +19,8 @@ import { convKernels, tapRange } from './wasm-conv-simd.js';
  * 'valid', a number or explicit paddings, and dimRoundingMode.
  */
 
-/** Most floats in one colsᵀ chunk (64 MB). */
-const MAX_COLS_FLOATS = 1 << 24;
-
-interface Conv2DBackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Conv2DBackpropFilterAttrs extends ConvBackpropAttrs {
   filterShape: [number, number, number, number];
-  /** Not part of tfjs's attributes; accepted as 1 only. */
-  dilations?: number | [number, number];
-}
-
-function allOnes(v: number | number[] | undefined): boolean {
-  return v === undefined || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
 }
 
 export function conv2dBackpropFilterWasm(args: KernelArgs<Conv2DBackpropFilterAttrs>): tf.TensorInfo {

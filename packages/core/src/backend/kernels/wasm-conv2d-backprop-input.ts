@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
 import { callKernel, kernelPatchDisabled, replaceWasmKernel, type KernelArgs, type WasmBackendInternals } from './wasm-heap.js';
-import { convKernels, tapRange } from './wasm-conv-simd.js';
+import { allOnes, convKernels, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
 
 /**
  * tfjs-backend-wasm 4.22's Conv2DBackpropInput (every conv's input gradient, and conv2dTranspose's forward pass)
@@ -17,19 +17,8 @@ import { convKernels, tapRange } from './wasm-conv-simd.js';
  * asks of it); anything else keeps tfjs's kernel.
  */
 
-const MAX_COLS_FLOATS = 1 << 24;
-
-interface Conv2DBackpropInputAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Conv2DBackpropInputAttrs extends ConvBackpropAttrs {
   inputShape: [number, number, number, number];
-  dilations?: number | [number, number];
-}
-
-function allOnes(v: number | number[] | undefined): boolean {
-  return v === undefined || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
 }
 
 /** Our kernel, or null where it does not apply (the caller then runs tfjs's). */
