@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { TOY2D_DATASETS, type Toy2dDataset } from '@flowmatch/core';
 import { METHODS, type MethodName } from '@flowmatch/solvers';
 import { train2d, train2dDefaults, sample2d } from './two-d.js';
+import { trainImage, trainImageDefaults, sampleImageCheckpoint } from './image.js';
+import { loadCheckpoint, disposeCheckpoint, resolveBackend } from '@flowmatch/core';
 
 const HELP = `flowmatch — flow matching in TypeScript
 
@@ -23,9 +25,20 @@ Usage:
         --solver S --nfe N  evaluation sampler (default ${train2dDefaults.solver}, ${train2dDefaults.nfe})
         --seed N          (default 0)
 
+  flowmatch image [--dataset mnist | --data DIR] [--seconds ${trainImageDefaults.seconds}] [--out out/image] [options]
+      Train a class-conditional U-Net flow on the bundled MNIST digits (or a folder of PNG/JPEG/WebP images,
+      labels from sub-folder names), then write one grid per guidance weight (samples-w0.png, -w1, -w3: one
+      row per class) and, for MNIST, score class agreement and the Fréchet distance of an evaluation
+      classifier's features (trained once, cached in .fm-cache/).
+        --batch N --lr X --seconds S --max-steps N --seed N --nfe N --solver S
+        --size N --rgb    image size and colour for --data folders (default 28, grayscale)
+        --base N          U-Net base channels (default ${trainImageDefaults.model.baseChannels})
+
   flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe 100] [--n 10000] [--out samples.npy]
-      Sample from a checkpoint. Writes <out>.npy (float32, shape [n, 2], readable by numpy.load),
-      <out>.csv and <out>.png. Uses the EMA weights unless --no-ema.
+      Sample from a checkpoint. 2D: writes <out>.npy (float32 [n, 2], readable by numpy.load), <out>.csv and
+      <out>.png. Images: writes <out>.npy (float32 [n, H, W, C], values in [-1, 1]) and a grid <out>.png;
+      --class K picks the class (default: cycle through classes), --cfg W the guidance weight (default 1).
+      Uses the EMA weights unless --no-ema.
         --solver S        ${METHODS.join(' | ')} (dopri5 is adaptive: --rtol/--atol, NFE reported)
         --nfe N           model evaluations for fixed-step solvers (steps = N / evaluations per step)
 
@@ -56,6 +69,14 @@ function couplingName(value: string | undefined): 'independent' | 'ot' | 'sinkho
     throw new UsageError(`--coupling must be independent, ot or sinkhorn; got '${value}'`);
   }
   return value;
+}
+
+/** Which demo wrote a checkpoint (its config's meta.kind), so `sample` can dispatch. */
+async function checkpointKind(file: string): Promise<string | undefined> {
+  await resolveBackend();
+  const ckpt = await loadCheckpoint(file);
+  disposeCheckpoint(ckpt);
+  return (ckpt.config as { meta?: { kind?: string } })?.meta?.kind;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -111,6 +132,46 @@ async function main(argv: string[]): Promise<void> {
     log(`wrote ${result.png}, ${result.checkpointPath}`);
     return;
   }
+  if (command === 'image') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        dataset: { type: 'string' },
+        data: { type: 'string' },
+        seconds: { type: 'string' },
+        'max-steps': { type: 'string' },
+        batch: { type: 'string' },
+        lr: { type: 'string' },
+        seed: { type: 'string' },
+        nfe: { type: 'string' },
+        solver: { type: 'string' },
+        size: { type: 'string' },
+        rgb: { type: 'boolean' },
+        base: { type: 'string' },
+        out: { type: 'string' },
+        'no-progress': { type: 'boolean' },
+      },
+    });
+    if (values.dataset && values.dataset !== 'mnist') throw new UsageError(`--dataset must be mnist (or use --data DIR); got '${values.dataset}'`);
+    const d = trainImageDefaults;
+    await trainImage({
+      dataDir: values.data,
+      imageSize: num('size', values.size, d.imageSize, { integer: true, min: 4 }),
+      channels: values.rgb ? 3 : 1,
+      seconds: num('seconds', values.seconds, d.seconds, { min: 1 }),
+      maxSteps: num('max-steps', values['max-steps'], d.maxSteps, { integer: true, min: 1 }),
+      batchSize: num('batch', values.batch, d.batchSize, { integer: true, min: 1 }),
+      lr: num('lr', values.lr, d.lr),
+      seed: num('seed', values.seed, d.seed, { integer: true }),
+      nfe: num('nfe', values.nfe, d.nfe, { integer: true, min: 1 }),
+      solver: solverName(values.solver, d.solver),
+      model: { ...d.model, baseChannels: num('base', values.base, d.model.baseChannels ?? 16, { integer: true, min: 8 }) },
+      outDir: values.out ?? d.outDir,
+      progress: !values['no-progress'],
+      log,
+    });
+    return;
+  }
   if (command === 'sample') {
     const { values } = parseArgs({
       args: rest,
@@ -122,9 +183,25 @@ async function main(argv: string[]): Promise<void> {
         seed: { type: 'string' },
         out: { type: 'string' },
         'no-ema': { type: 'boolean' },
+        class: { type: 'string' },
+        cfg: { type: 'string' },
       },
     });
     if (!values.checkpoint) throw new UsageError('flowmatch sample needs --checkpoint FILE');
+    if ((await checkpointKind(values.checkpoint)) === 'image') {
+      await sampleImageCheckpoint(values.checkpoint, {
+        n: num('n', values.n, 64, { integer: true, min: 1 }),
+        classIndex: values.class === undefined ? undefined : num('class', values.class, 0, { integer: true }),
+        guidance: values.cfg === undefined ? 1 : Number(values.cfg),
+        solver: solverName(values.solver, 'midpoint'),
+        nfe: num('nfe', values.nfe, 40, { integer: true, min: 1 }),
+        seed: num('seed', values.seed, 0, { integer: true }),
+        out: values.out ?? 'samples.npy',
+        ema: !values['no-ema'],
+        log,
+      });
+      return;
+    }
     await sample2d({
       checkpoint: values.checkpoint,
       solver: solverName(values.solver, 'midpoint'),
