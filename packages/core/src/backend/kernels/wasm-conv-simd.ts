@@ -252,3 +252,24 @@ export interface ConvBackpropAttrs {
 export function allOnes(v: number | number[] | undefined): boolean {
   return v === undefined || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
 }
+
+/**
+ * The rows of dy ([N·Ho·Wo, Co]) for images n0 … n0+images−1 as a [1, rows, Co] operand: dy itself when the
+ * chunk is the whole batch, else a copy the caller must dispose (`copied`).
+ */
+export function dyRowsForChunk(
+  backend: WasmBackendInternals,
+  dy: tf.TensorInfo,
+  n0: number,
+  images: number,
+  batch: number,
+  pixels: number,
+  channels: number,
+): { dyRows: tf.TensorInfo; copied: boolean } {
+  const rows = images * pixels;
+  if (images === batch) return { dyRows: { dataId: dy.dataId, shape: [1, rows, channels], dtype: 'float32' }, copied: false };
+  const dyRows = backend.makeOutput([1, rows, channels], 'float32');
+  const all = backend.typedArrayFromHeap(dy) as Float32Array;
+  (backend.typedArrayFromHeap(dyRows) as Float32Array).set(all.subarray(n0 * pixels * channels, (n0 + images) * pixels * channels));
+  return { dyRows, copied: true };
+}

@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
 import { kernelPatchDisabled, type KernelArgs, type WasmBackendInternals } from './wasm-heap.js';
-import { allOnes, convKernels, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
+import { allOnes, convKernels, dyRowsForChunk, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
 
 /**
  * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, so the gradient of any convolution's filter — training a
@@ -80,16 +80,7 @@ export function conv2dBackpropFilterWasm(args: KernelArgs<Conv2DBackpropFilterAt
     for (const { tap, ihStart, cols: r } of taps) {
       loops.im2colT(src, colsPtr + tap * C * rows * 4, C, images, N, H, W, Ho, Wo, ihStart, sh, r.lo, r.hi, r.first, sw);
     }
-    // dy's rows for these images: the tensor itself when it is all of them, else a copy.
-    let dyRows: tf.TensorInfo;
-    const copied = images !== N;
-    if (!copied) {
-      dyRows = { dataId: dy.dataId, shape: [1, rows, Co], dtype: 'float32' };
-    } else {
-      dyRows = backend.makeOutput([1, rows, Co], 'float32');
-      const all = backend.typedArrayFromHeap(dy) as Float32Array;
-      (backend.typedArrayFromHeap(dyRows) as Float32Array).set(all.subarray(n0 * pixels * Co, (n0 + images) * pixels * Co));
-    }
+    const { dyRows, copied } = dyRowsForChunk(backend, dy, n0, images, N, pixels, Co);
     const product = call(matMul, { a: cols, b: dyRows }, { transposeA: false, transposeB: false });
     backend.disposeData(cols.dataId);
     if (copied) backend.disposeData(dyRows.dataId);

@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
 import { callKernel, kernelPatchDisabled, replaceWasmKernel, type KernelArgs, type WasmBackendInternals } from './wasm-heap.js';
-import { allOnes, convKernels, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
+import { allOnes, convKernels, dyRowsForChunk, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
 
 /**
  * tfjs-backend-wasm 4.22's Conv2DBackpropInput (every conv's input gradient, and conv2dTranspose's forward pass)
@@ -57,16 +57,7 @@ export function conv2dBackpropInputWasm(args: KernelArgs<Conv2DBackpropInputAttr
   const imagesPerChunk = Math.max(1, Math.min(N, Math.floor(MAX_COLS_FLOATS / (K * pixels))));
   for (let n0 = 0; n0 < N; n0 += imagesPerChunk) {
     const images = Math.min(imagesPerChunk, N - n0);
-    const rows = images * pixels;
-    let dyRows: tf.TensorInfo;
-    const copied = images !== N;
-    if (!copied) {
-      dyRows = { dataId: dy.dataId, shape: [1, rows, Co], dtype: 'float32' };
-    } else {
-      dyRows = backend.makeOutput([1, rows, Co], 'float32');
-      const all = backend.typedArrayFromHeap(dy) as Float32Array;
-      (backend.typedArrayFromHeap(dyRows) as Float32Array).set(all.subarray(n0 * pixels * Co, (n0 + images) * pixels * Co));
-    }
+    const { dyRows, copied } = dyRowsForChunk(backend, dy, n0, images, N, pixels, Co);
     const cols = matMul({
       inputs: { a: dyRows, b: weights },
       backend,
