@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf, resolveBackend, describeKernelPatches, Rng } from '@flowmatch/core';
+import { compareWithCpu, randomPad, worstError, type Pad } from './conv-test-helpers.js';
 import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /**
@@ -12,7 +13,6 @@ import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 const rng = new Rng(20240611);
 let onWasm = false;
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
   x: number[];
   dy: number[];
@@ -41,22 +41,6 @@ function runKernel(c: Case): { shape: number[]; values: Float32Array } {
   return result;
 }
 
-/**
- * Largest |a − b| relative to the reference's magnitude max(1, max |b|). Each output is a sum over N·H_out·W_out
- * products: the cpu kernel sums in float64, ours (a float32 matrix product) in float32, whose rounding grows
- * with the length of the sum, not with the size of the one output — so outputs near 0 are not judged alone.
- */
-function worstError(got: Float32Array, want: Float32Array): number {
-  let scale = 1;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i] - want[i]) / scale;
-    worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
-  }
-  return worst;
-}
-
 /** A case with the output shape the cpu backend's conv2d gives for these settings. */
 async function makeCase(n: number, h: number, w: number, cin: number, cout: number, kh: number, kw: number, strides: [number, number], pad: Pad): Promise<Case> {
   const filterShape: [number, number, number, number] = [kh, kw, cin, cout];
@@ -65,28 +49,8 @@ async function makeCase(n: number, h: number, w: number, cin: number, cout: numb
   return { x: [n, h, w, cin], dy, filterShape, strides, pad, xValues: rng.normalArray(n * h * w * cin), dyValues: rng.normalArray(size(dy)) };
 }
 
-async function compare(c: Case): Promise<number> {
-  await tf.setBackend('cpu');
-  const want = runKernel(c);
-  await tf.setBackend('wasm');
-  const got = runKernel(c);
-  expect(got.shape).toEqual(c.filterShape);
-  expect(want.shape).toEqual(c.filterShape);
-  return worstError(got.values, want.values);
-}
-
-function randomPad(kh: number, kw: number): Pad {
-  switch (rng.int(4)) {
-    case 0:
-      return 'same';
-    case 1:
-      return 'valid';
-    case 2:
-      // tfjs sizes a numeric padding's output width from the filter's height too: square filters only.
-      return kh === kw ? rng.int(kh) : 'same';
-    default:
-      return [[0, 0], [rng.int(kh), rng.int(kh)], [rng.int(kw), rng.int(kw)], [0, 0]];
-  }
+function compare(c: Case): Promise<number> {
+  return compareWithCpu(() => runKernel(c), c.filterShape);
 }
 
 beforeAll(async () => {
@@ -112,7 +76,7 @@ describe('wasm Conv2DBackpropFilter', () => {
       const kh = rng.int(5) === 0 ? 1 + rng.int(4) : k;
       const kw = rng.int(5) === 0 ? 1 + rng.int(4) : k;
       const strides: [number, number] = rng.int(4) === 0 ? [1 + rng.int(2), 1 + rng.int(2)] : ([1, 2][rng.int(2)] as 1 | 2) === 1 ? [1, 1] : [2, 2];
-      const pad = randomPad(kh, kw);
+      const pad = randomPad(rng, kh, kw);
       const h = kh + rng.int(9);
       const w = kw + rng.int(9);
       const c = await makeCase(1 + rng.int(4), h, w, 1 + rng.int(9), 1 + rng.int(9), kh, kw, strides, pad);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
 import { tf, resolveBackend, describeKernelPatches, Rng } from '@flowmatch/core';
+import { compareWithCpu, randomPad, worstError, type Pad } from './conv-test-helpers.js';
 import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /**
@@ -12,7 +13,6 @@ import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 const rng = new Rng(77);
 let onWasm = false;
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
   inputShape: [number, number, number, number];
   dy: number[];
@@ -37,18 +37,6 @@ function runKernel(c: Case): { shape: number[]; values: Float32Array } {
   return result;
 }
 
-/** Largest |a − b| relative to max(1, max |b|) (float32 sums of many products against cpu's float64). */
-function worstError(got: Float32Array, want: Float32Array): number {
-  let scale = 1;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i] - want[i]) / scale;
-    worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
-  }
-  return worst;
-}
-
 function makeCase(n: number, h: number, w: number, cin: number, cout: number, kh: number, kw: number, strides: [number, number], pad: Pad): Case {
   const filterShape: [number, number, number, number] = [kh, kw, cin, cout];
   const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], filterShape, strides, 1, pad as 'same');
@@ -64,28 +52,8 @@ function makeCase(n: number, h: number, w: number, cin: number, cout: number, kh
   };
 }
 
-async function compare(c: Case): Promise<number> {
-  await tf.setBackend('cpu');
-  const want = runKernel(c);
-  await tf.setBackend('wasm');
-  const got = runKernel(c);
-  expect(got.shape).toEqual(c.inputShape);
-  expect(want.shape).toEqual(c.inputShape);
-  return worstError(got.values, want.values);
-}
-
-function randomPad(kh: number, kw: number): Pad {
-  switch (rng.int(4)) {
-    case 0:
-      return 'same';
-    case 1:
-      return 'valid';
-    case 2:
-      // tfjs sizes a numeric padding's output width from the filter's height too: square filters only.
-      return kh === kw ? rng.int(kh) : 'same';
-    default:
-      return [[0, 0], [rng.int(kh), rng.int(kh)], [rng.int(kw), rng.int(kw)], [0, 0]];
-  }
+function compare(c: Case): Promise<number> {
+  return compareWithCpu(() => runKernel(c), c.inputShape);
 }
 
 beforeAll(async () => {
@@ -110,7 +78,7 @@ describe('wasm Conv2DBackpropInput patch', () => {
       const kh = rng.int(5) === 0 ? 1 + rng.int(4) : k;
       const kw = rng.int(5) === 0 ? 1 + rng.int(4) : k;
       const strides: [number, number] = rng.int(4) === 0 ? [1 + rng.int(2), 1 + rng.int(2)] : rng.int(2) === 0 ? [1, 1] : [2, 2];
-      const c = makeCase(1 + rng.int(4), kh + rng.int(9), kw + rng.int(9), 1 + rng.int(9), 1 + rng.int(9), kh, kw, strides, randomPad(kh, kw));
+      const c = makeCase(1 + rng.int(4), kh + rng.int(9), kw + rng.int(9), 1 + rng.int(9), 1 + rng.int(9), kh, kw, strides, randomPad(rng, kh, kw));
       const error = await compare(c);
       expect(error, JSON.stringify({ ...c, dyValues: undefined, filterValues: undefined })).toBeLessThanOrEqual(1e-4);
     }

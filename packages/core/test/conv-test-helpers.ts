@@ -1,0 +1,46 @@
+import { tf, type Rng } from '@flowmatch/core';
+
+/** Shared by the conv2d backprop kernel tests: paddings, the error measure, and a cpu-vs-wasm comparison. */
+export type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * Largest |a − b| relative to the reference's magnitude max(1, max |b|). Each output is a long sum of products:
+ * the cpu kernel sums in float64, ours in float32, whose rounding grows with the length of the sum, not with
+ * the size of the one output — so outputs near 0 are not judged alone.
+ */
+export function worstError(got: Float32Array, want: Float32Array): number {
+  let scale = 1;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]) / scale;
+    worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
+  }
+  return worst;
+}
+
+export function randomPad(rng: Rng, kh: number, kw: number): Pad {
+  switch (rng.int(4)) {
+    case 0:
+      return 'same';
+    case 1:
+      return 'valid';
+    case 2:
+      // tfjs sizes a numeric padding's output width from the filter's height too: square filters only.
+      return kh === kw ? rng.int(kh) : 'same';
+    default:
+      return [[0, 0], [rng.int(kh), rng.int(kh)], [rng.int(kw), rng.int(kw)], [0, 0]];
+  }
+}
+
+/** Runs the same kernel call on cpu and on wasm and returns the worst relative error (shapes checked). */
+export async function compareWithCpu(run: () => { shape: number[]; values: Float32Array }, expectedShape: number[]): Promise<number> {
+  await tf.setBackend('cpu');
+  const want = run();
+  await tf.setBackend('wasm');
+  const got = run();
+  if (String(got.shape) !== String(expectedShape) || String(want.shape) !== String(expectedShape)) {
+    throw new Error(`shapes differ: wasm [${got.shape}], cpu [${want.shape}], expected [${expectedShape}]`);
+  }
+  return worstError(got.values, want.values);
+}
