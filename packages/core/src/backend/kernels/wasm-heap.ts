@@ -9,6 +9,7 @@ export interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: unknown): boolean;
+  incRef(dataId: unknown): void;
   dataIdMap: { get(dataId: unknown): { memoryOffset: number; refCount: number } | undefined };
 }
 

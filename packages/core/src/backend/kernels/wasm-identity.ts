@@ -1,5 +1,5 @@
-import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
+import { replaceWasmKernel } from './wasm-heap.js';
 
 /**
  * tfjs-backend-wasm 4.22's Identity copies the whole buffer. The engine runs Identity for every tf.clone,
@@ -8,28 +8,15 @@ import { registerKernelPatch } from '../kernel-patches.js';
  * so sharing the buffer by reference count, as wasm's own Reshape and the cpu backend's Identity already do,
  * is exact.
  */
-function shareInsteadOfCopy(): void {
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { inputs, backend } = args as unknown as {
-        inputs: { x: tf.TensorInfo };
-        backend: { incRef(dataId: unknown): void };
-      };
-      const x = inputs.x;
-      if (x.dtype === 'string') return original.kernelFunc(args);
-      backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  });
-}
-
 registerKernelPatch({
   kernelName: 'Identity',
   backendName: 'wasm',
   reason: 'Identity copied the buffer for every clone (and every tensor saved for backprop); share it by refcount',
-  apply: shareInsteadOfCopy,
+  apply: () =>
+    replaceWasmKernel('Identity', (original) => (args) => {
+      const x = args.inputs.x;
+      if (x.dtype === 'string') return original(args as never);
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }),
 });

@@ -1,20 +1,17 @@
 import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
+import { kernelPatchDisabled, type KernelArgs } from './wasm-heap.js';
 
-interface WasmHeapBackend {
-  typedArrayFromHeap(t: tf.TensorInfo): Int32Array | Float32Array;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
 
 /**
  * tfjs-backend-wasm 4.22 has no UnsortedSegmentSum, and it is the gradient of tf.gather: without it no
  * embedding table (class labels) can be trained on wasm. out[s, ...] = Σ over rows i with segmentIds[i] = s
  * of x[i, ...]; ids outside [0, numSegments) are dropped, as in TensorFlow.
  */
-function unsortedSegmentSum(args: { inputs: unknown; backend: unknown; attrs?: unknown }): tf.TensorInfo {
-  const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
-  const { numSegments } = args.attrs as { numSegments: number };
-  const backend = args.backend as WasmHeapBackend;
+function unsortedSegmentSum(args: KernelArgs<{ numSegments: number }>): tf.TensorInfo {
+  const { x, segmentIds } = args.inputs;
+  const { numSegments } = args.attrs;
+  const { backend } = args;
   const ids = backend.typedArrayFromHeap(segmentIds);
   const rank = segmentIds.shape.length;
   if (x.shape.slice(0, rank).some((d, i) => d !== segmentIds.shape[i])) {
@@ -40,7 +37,7 @@ registerKernelPatch({
   backendName: 'wasm',
   reason: 'missing on wasm; it is the gradient of tf.gather (embedding tables)',
   apply: () => {
-    if (tf.getKernel('UnsortedSegmentSum', 'wasm')) return;
+    if (tf.getKernel('UnsortedSegmentSum', 'wasm') || kernelPatchDisabled('UnsortedSegmentSum')) return;
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
   },
 });
