@@ -1,19 +1,15 @@
 import { join } from 'node:path';
 import {
   tf,
-  Rng,
   Trainer,
   createPath,
   flowMatchingObjective,
   resolveBackend,
-  loadCheckpoint,
-  disposeCheckpoint,
   writeFileAtomic,
 } from '@flowmatch/core';
-import { sample, type MethodName } from '@flowmatch/solvers';
+import type { MethodName } from '@flowmatch/solvers';
 import {
   UNetVelocity,
-  classifierFreeGuidance,
   dropLabels,
   evaluateDigits,
   loadImageFolder,
@@ -21,11 +17,13 @@ import {
   loadOrTrainDigitClassifier,
   saveClassGrid,
   saveImageGrid,
+  sampleImages,
+  imageModelMeta,
+  loadImageModel,
   type ImageDataset,
   type UNetVelocityConfig,
 } from '@flowmatch/image';
 import { encodeNpy } from './npy.js';
-import { stepsForNfe } from './two-d.js';
 
 export interface TrainImageOptions {
   /** A folder of images (labels from sub-folders); without it, the bundled MNIST digits. */
@@ -74,12 +72,6 @@ export const trainImageDefaults: Omit<TrainImageOptions, 'log'> = {
   progress: true,
 };
 
-export interface ImageMeta {
-  kind: 'image';
-  unet: UNetVelocityConfig;
-  dataset: { source: string; shape: [number, number, number]; numClasses: number; classNames?: string[] };
-}
-
 async function loadDataset(o: TrainImageOptions): Promise<{ data: ImageDataset; source: string }> {
   if (o.dataDir) {
     const data = await loadImageFolder(o.dataDir, { size: o.imageSize, channels: o.channels, onError: 'skip' });
@@ -95,11 +87,7 @@ export async function trainImage(options: Partial<TrainImageOptions> = {}) {
   const { data, source } = await loadDataset(o);
   const [h, w, c] = data.shape;
   const model = new UNetVelocity({ imageSize: h, channels: c, numClasses: data.numClasses, seed: o.seed, ...o.model });
-  const meta: ImageMeta = {
-    kind: 'image',
-    unet: model.config as UNetVelocityConfig,
-    dataset: { source, shape: [h, w, c], numClasses: data.numClasses, classNames: data.classNames ? [...data.classNames] : undefined },
-  };
+  const meta = imageModelMeta(model, { source, shape: [h, w, c], numClasses: data.numClasses, classNames: data.classNames });
   const nullClass = data.numClasses;
   const objective = flowMatchingObjective({
     model,
@@ -137,7 +125,7 @@ export async function trainImage(options: Partial<TrainImageOptions> = {}) {
     const perClass = Math.max(8, classifier ? o.evalPerClass : 8);
     const classes = Math.max(1, data.numClasses);
     const labels = new Int32Array(perClass * classes).map((_, i) => Math.floor(i / perClass));
-    const images = generateImages(model, meta, { labels, guidance: weight, solver: o.solver, nfe: o.nfe, seed: o.seed + 1 });
+    const images = sampleImages(model, { labels, guidance: weight, method: o.solver, nfe: o.nfe, seed: o.seed + 1 }).data;
     const file = join(o.outDir, `samples-w${weight}.png`);
     const byClass = Array.from({ length: classes }, (_, k) => ({ data: images.subarray(k * perClass * h * w * c, (k * perClass + 8) * h * w * c), shape: [8, h, w, c] as [number, number, number, number] }));
     await saveClassGrid(file, byClass, { classNames: data.classNames, scale: 2 });
@@ -153,53 +141,20 @@ export async function trainImage(options: Partial<TrainImageOptions> = {}) {
   return { summary, quality, grids, checkpointPath };
 }
 
-/** Draws images for the given labels (class-conditional, with guidance weight w when the model has classes). */
-export function generateImages(
-  model: UNetVelocity,
-  meta: ImageMeta,
-  o: { labels: Int32Array; guidance: number; solver: MethodName; nfe: number; seed: number; batchSize?: number },
-): Float32Array {
-  const [h, w, c] = meta.dataset.shape;
-  const n = o.labels.length;
-  const out = new Float32Array(n * h * w * c);
-  const rng = new Rng(o.seed);
-  const conditional = meta.dataset.numClasses > 0;
-  const velocity = conditional ? classifierFreeGuidance(model, { scale: o.guidance, nullClass: meta.dataset.numClasses }) : model;
-  const batchSize = o.batchSize ?? 100;
-  model.eval();
-  for (let start = 0; start < n; start += batchSize) {
-    const m = Math.min(batchSize, n - start);
-    const x0 = tf.tensor4d(rng.normalArray(m * h * w * c), [m, h, w, c]);
-    const labels = tf.tensor1d(o.labels.subarray(start, start + m), 'int32');
-    const result = sample({ model: velocity, x0, method: o.solver, steps: stepsForNfe(o.solver, o.nfe), extras: conditional ? { labels } : undefined });
-    out.set(result.x.dataSync() as Float32Array, start * h * w * c);
-    tf.dispose([x0, labels, result.x]);
-  }
-  return out;
-}
-
 /** `flowmatch sample` for image checkpoints. */
 export async function sampleImageCheckpoint(
   checkpoint: string,
   o: { n: number; classIndex?: number; guidance: number; solver: MethodName; nfe: number; seed: number; out: string; ema: boolean; log: (l: string) => void },
 ) {
-  const ckpt = await loadCheckpoint(checkpoint);
-  const meta = (ckpt.config as { meta?: ImageMeta })?.meta;
-  let model: UNetVelocity;
-  try {
-    if (!meta || meta.kind !== 'image') throw new Error(`${checkpoint}: not an image checkpoint`);
-    model = UNetVelocity.fromConfig(meta.unet);
-    model.loadStateDict(o.ema && ckpt.ema ? ckpt.ema : ckpt.model, { source: checkpoint });
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
+  const { model, meta } = await loadImageModel(checkpoint, { ema: o.ema });
   const classes = Math.max(1, meta.dataset.numClasses);
   if (o.classIndex !== undefined && (o.classIndex < 0 || o.classIndex >= classes)) {
+    model.dispose();
     throw new Error(`--class must be in 0..${classes - 1} for this checkpoint (${meta.dataset.classNames?.join(', ') ?? `${classes} classes`})`);
   }
   const labels = new Int32Array(o.n).map((_, i) => o.classIndex ?? i % classes);
   const started = performance.now();
-  const images = generateImages(model, meta, { labels, guidance: o.guidance, solver: o.solver, nfe: o.nfe, seed: o.seed });
+  const images = sampleImages(model, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, seed: o.seed }).data;
   const [h, w, c] = meta.dataset.shape;
   const base = o.out.replace(/\.(npy|png)$/i, '');
   await writeFileAtomic(`${base}.npy`, encodeNpy(images, [o.n, h, w, c]));

@@ -19,7 +19,7 @@ import {
   type ProbPath,
   type Toy2dDataset,
 } from '@flowmatch/core';
-import { sample, type MethodName } from '@flowmatch/solvers';
+import { sample, stepsForNfe, type MethodName } from '@flowmatch/solvers';
 import { Raster, toPixel, viewportFor, type RGB } from './plot.js';
 import { encodeCsv, encodeNpy } from './npy.js';
 
@@ -82,12 +82,6 @@ export interface TwoDMeta {
 }
 
 /** Steps for a fixed-step method to spend `nfe` model evaluations. */
-export function stepsForNfe(method: MethodName, nfe: number): number | undefined {
-  const perStep: Record<string, number> = { euler: 1, midpoint: 2, heun: 2, rk4: 4 };
-  if (method === 'dopri5') return undefined;
-  return Math.max(1, Math.round(nfe / perStep[method]));
-}
-
 export async function train2d(options: Partial<Train2dOptions> = {}) {
   const o: Train2dOptions = { ...train2dDefaults, log: (l) => console.log(l), ...options };
   await resolveBackend();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { train2d, sample2d, stepsForNfe } from '../src/two-d.js';
+import { train2d, sample2d } from '../src/two-d.js';
 import { encodeNpy, encodeCsv } from '../src/npy.js';
 
 const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
@@ -67,12 +67,5 @@ describe('npy / csv encoding', () => {
     expect(Array.from(new Float32Array(bytes.slice(10 + headerLength).buffer))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(() => encodeNpy(new Float32Array(5), [3, 2])).toThrow(/shape \[3,2\] holds 6 values but 5/);
     expect(encodeCsv(new Float32Array([1, 2, 3, 4]), [2, 2], ['x', 'y'])).toBe('x,y\n1,2\n3,4\n');
-  });
-
-  it('maps an NFE budget to steps per solver', () => {
-    expect(stepsForNfe('euler', 100)).toBe(100);
-    expect(stepsForNfe('midpoint', 100)).toBe(50);
-    expect(stepsForNfe('rk4', 100)).toBe(25);
-    expect(stepsForNfe('dopri5', 100)).toBeUndefined();
   });
 });

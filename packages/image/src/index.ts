@@ -5,3 +5,5 @@ export * from './data/index.js';
 export * from './io/index.js';
 export * from './guidance.js';
 export * from './eval/index.js';
+export * from './sample.js';
+export * from './checkpoint.js';

@@ -9,6 +9,7 @@ export {
   RK4,
   DOPRI5,
   evaluationsPerStep,
+  stepsForNfe,
   type ButcherTableau,
   type MethodName,
   type FixedStepMethod,

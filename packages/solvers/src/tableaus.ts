@@ -71,6 +71,17 @@ export function evaluationsPerStep(method: FixedStepMethod): number {
   return FIXED_STEP_METHODS[method].c.length;
 }
 
+/**
+ * Steps of `method` that spend about `nfe` model evaluations (at least one step): nfe for euler, nfe/2 for
+ * midpoint and heun, nfe/4 for rk4. undefined for dopri5, whose evaluations follow from its tolerances.
+ */
+export function stepsForNfe(method: MethodName, nfe: number): number | undefined {
+  checkMethod(method, 'stepsForNfe');
+  if (!(nfe > 0) || !Number.isFinite(nfe)) throw new RangeError(`stepsForNfe: nfe must be a positive number, got ${nfe}`);
+  if (method === 'dopri5') return undefined;
+  return Math.max(1, Math.round(nfe / evaluationsPerStep(method)));
+}
+
 export function checkMethod(method: unknown, where: string): MethodName {
   if (typeof method !== 'string' || !(METHODS as readonly string[]).includes(method)) {
     throw new RangeError(`${where}: unknown method ${JSON.stringify(method)}; choose one of ${METHODS.join(', ')}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DOPRI5, EULER, HEUN, MIDPOINT, RK4, METHODS, evaluationsPerStep, type ButcherTableau } from '../src/index.js';
+import { DOPRI5, EULER, HEUN, MIDPOINT, RK4, METHODS, evaluationsPerStep, stepsForNfe, type ButcherTableau } from '../src/index.js';
 
 /** One step of a tableau in float64 on a scalar ODE, with weights b (or b − bErr: the embedded solution). */
 function step(tab: ButcherTableau, f: (t: number, y: number) => number, t: number, y: number, h: number, embedded = false): number {
@@ -98,5 +98,16 @@ describe('Butcher tableaus', () => {
   it('list the methods and their evaluations per step', () => {
     expect(METHODS).toEqual(['euler', 'midpoint', 'heun', 'rk4', 'dopri5']);
     expect(['euler', 'midpoint', 'heun', 'rk4'].map((m) => evaluationsPerStep(m as 'euler'))).toEqual([1, 2, 2, 4]);
+  });
+
+  it('maps an NFE budget to steps per method', () => {
+    expect(stepsForNfe('euler', 100)).toBe(100);
+    expect(stepsForNfe('midpoint', 100)).toBe(50);
+    expect(stepsForNfe('heun', 7)).toBe(4);
+    expect(stepsForNfe('rk4', 100)).toBe(25);
+    expect(stepsForNfe('rk4', 1)).toBe(1);
+    expect(stepsForNfe('dopri5', 100)).toBeUndefined();
+    expect(() => stepsForNfe('rk5' as 'rk4', 10)).toThrow(/unknown method "rk5"/);
+    expect(() => stepsForNfe('euler', 0)).toThrow(/nfe must be a positive number/);
   });
 });

@@ -155,6 +155,8 @@ export class FunctionWriter {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }
+  /** Relaxed SIMD f32x4.relaxed_madd: pops a, b, c, pushes a·b + c (one FMA where the CPU has it). */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
   /** Pseudo-min/max (b < a ? b : a): plain minps/maxps on x86, unlike min/max's NaN and ±0 fix-ups. */
   f32x4Pmin(): this { return this.simd(0xea); }
   f32x4Pmax(): this { return this.simd(0xeb); }

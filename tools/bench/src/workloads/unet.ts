@@ -1,0 +1,109 @@
+import { tf, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';
+import { sample } from '@flowmatch/solvers';
+import { UNetVelocity, classifierFreeGuidance, dropLabels, type UNetVelocityConfig } from '@flowmatch/image';
+import type { Workload } from '../harness.js';
+
+/**
+ * The `flowmatch image` defaults (apps/demo's trainImageDefaults): a 0.27M-parameter class-conditional U-Net
+ * on 28×28×1 digits. python/unet.py builds the same network from the same numbers.
+ */
+const unetConfig: UNetVelocityConfig = {
+  imageSize: 28,
+  channels: 1,
+  numClasses: 10,
+  baseChannels: 16,
+  channelMults: [1, 2, 2],
+  blocksPerLevel: 1,
+  attentionLevels: [],
+  midAttention: true,
+};
+const trainBatch = 32;
+const sampleImages = 50;
+const sampleSteps = 10;
+const guidance = 1;
+
+/** The architecture as python/unet.py's flags. */
+const pythonArchitecture = [
+  '--size', String(unetConfig.imageSize),
+  '--channels', String(unetConfig.channels),
+  '--classes', String(unetConfig.numClasses),
+  '--base', String(unetConfig.baseChannels),
+  '--mults', ...unetConfig.channelMults!.map(String),
+  '--blocks', String(unetConfig.blocksPerLevel),
+  '--attention-levels', ...unetConfig.attentionLevels!.map(String),
+  ...(unetConfig.midAttention ? [] : ['--no-mid-attention']),
+];
+
+export const unetTrain: Workload = {
+  name: 'unet-train',
+  unit: 'images/s',
+  description: `class-conditional CFM training step of the CLI's 0.27M U-Net on 28x28x1, batch ${trainBatch}: label dropout 0.1, AdamW lr 5e-4, clip 1, EMA 0.999`,
+  python: { script: 'unet.py', args: ['--workload', 'unet-train', '--batch', String(trainBatch), ...pythonArchitecture] },
+  prepare: () => {
+    const model = new UNetVelocity(unetConfig);
+    const { imageSize: s, channels: c, numClasses: k } = { numClasses: 10, ...unetConfig };
+    // A fixed pool of random "images" to draw batches from, as the Python side does.
+    const poolSize = 1024;
+    const rng = new Rng(0);
+    const pool = tf.tensor4d(rng.uniformArray(poolSize * s * s * c, -1, 1), [poolSize, s, s, c]);
+    const poolLabels = Int32Array.from({ length: poolSize }, () => Math.floor(rng.next() * k));
+    const objective = flowMatchingObjective({
+      model,
+      path: createPath('condot'),
+      batchSize: trainBatch,
+      sampleData: (n, r) => {
+        const idx = Int32Array.from({ length: n }, () => Math.floor(r.next() * poolSize));
+        const labels = dropLabels(idx.map((i) => poolLabels[i]), 0.1, k, r);
+        return tf.tidy(() => ({ x1: tf.gather(pool, tf.tensor1d(idx, 'int32')), extras: { labels: tf.tensor1d(labels, 'int32') } }));
+      },
+    });
+    const trainer = new Trainer(model, objective, {
+      steps: 1e9,
+      optimizer: { name: 'adamw', lr: 5e-4, weightDecay: 0 },
+      gradClipNorm: 1,
+      emaDecay: 0.999,
+      progress: false,
+    });
+    return {
+      iterate: () => trainer.trainStep(),
+      unitsPerIteration: trainBatch,
+      path: 'Trainer.trainStep (AdamW, clip, EMA) with flowMatchingObjective (condot) on UNetVelocity',
+      dispose: () => {
+        trainer.dispose();
+        model.dispose();
+        pool.dispose();
+      },
+    };
+  },
+};
+
+export const unetSample: Workload = {
+  name: 'unet-sample',
+  unit: 'images/s',
+  description: `${sampleImages} class-conditional images, ${sampleSteps} midpoint steps (${2 * sampleSteps} NFE), guidance w=${guidance} (both branches in one doubled batch), no grad`,
+  python: {
+    script: 'unet.py',
+    args: ['--workload', 'unet-sample', '--images', String(sampleImages), '--steps', String(sampleSteps), '--cfg', String(guidance), ...pythonArchitecture],
+  },
+  prepare: () => {
+    const model = new UNetVelocity(unetConfig);
+    model.eval();
+    const { imageSize: s, channels: c, numClasses: k } = { numClasses: 10, ...unetConfig };
+    const velocity = classifierFreeGuidance(model, { scale: guidance, nullClass: k });
+    const rng = new Rng(1);
+    const labelValues = Int32Array.from({ length: sampleImages }, (_, i) => i % k);
+    const run = () => {
+      const x0 = tf.tensor4d(rng.normalArray(sampleImages * s * s * c), [sampleImages, s, s, c]);
+      const labels = tf.tensor1d(labelValues, 'int32');
+      const result = sample({ model: velocity, x0, method: 'midpoint', steps: sampleSteps, extras: { labels } });
+      result.x.dataSync();
+      tf.dispose([x0, labels, result.x]);
+    };
+    return {
+      iterate: run,
+      unitsPerIteration: sampleImages,
+      path: "@flowmatch/solvers sample({ method: 'midpoint' }) of classifierFreeGuidance(UNetVelocity)",
+      dispose: () => model.dispose(),
+    };
+  },
+};
