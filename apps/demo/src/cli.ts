@@ -81,7 +81,8 @@ async function checkpointKind(file: string): Promise<string | undefined> {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
+  const asksHelp = (arg: string) => arg === 'help' || arg === '--help' || arg === '-h';
+  if (!command || asksHelp(command) || rest.some(asksHelp)) {
     process.stdout.write(HELP);
     return;
   }
@@ -192,7 +193,7 @@ async function main(argv: string[]): Promise<void> {
       await sampleImageCheckpoint(values.checkpoint, {
         n: num('n', values.n, 64, { integer: true, min: 1 }),
         classIndex: values.class === undefined ? undefined : num('class', values.class, 0, { integer: true }),
-        guidance: values.cfg === undefined ? 1 : Number(values.cfg),
+        guidance: num('cfg', values.cfg, 1),
         solver: solverName(values.solver, 'midpoint'),
         nfe: num('nfe', values.nfe, 40, { integer: true, min: 1 }),
         seed: num('seed', values.seed, 0, { integer: true }),

@@ -270,7 +270,7 @@ export class UNetVelocity extends Module {
           if (step.attn) h = step.attn.forward(h);
         }
       }
-      return this.outConv.forward(silu(this.outNorm.forward(h)));
+      return this.outConv.forward(this.outNorm.forwardSilu(h));
     });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tf, Rng } from '@flowmatch/core';
+import { tf, Rng, groupNormInference } from '@flowmatch/core';
 import { UNetVelocity, type UNetVelocityConfig, upsampleNearest2x, GroupNorm } from '../src/index.js';
 
 const tiny: UNetVelocityConfig = {
@@ -65,6 +65,32 @@ describe('layers', () => {
     values(variance).forEach((v) => expect(v).toBeCloseTo(1, 3));
     tf.dispose([x, y, grouped, mean, variance]);
     gn.dispose();
+  });
+
+  it('GroupNorm gives the same result on the fused sampling kernel as on the differentiable ops', () => {
+    for (const [groups, channels, hw] of [[8, 16, 5], [8, 32, 7], [4, 12, 3], [2, 4, 1], [3, 6, 4]]) {
+      const gn = new GroupNorm(groups, channels);
+      // Non-trivial affine parameters.
+      gn.gamma!.assign(randn([channels], 2) as tf.Tensor1D);
+      gn.beta!.assign(randn([channels], 3) as tf.Tensor1D);
+      const x = tf.tidy(() => tf.add(tf.mul(randn([3, hw, hw, channels], 4), 3), 1));
+      const fused = gn.forward(x); // no tape: the fused kernel where it applies (channels a multiple of 4, wasm)
+      const direct = groupNormInference(x, groups, 1e-5, gn.gamma, gn.beta);
+      if (tf.getBackend() === 'wasm') expect(direct === null).toBe(channels % 4 !== 0);
+      direct?.dispose();
+      let taped: tf.Tensor | undefined;
+      tf.grad((xx: tf.Tensor) => {
+        taped = tf.keep(gn.forward(xx));
+        return tf.sum(taped);
+      })(x).dispose();
+      expect(maxAbsDiff(fused, taped!), `groups ${groups}, channels ${channels}`).toBeLessThan(2e-5);
+      // GroupNorm → SiLU fused (its exp is a polynomial) against silu(GroupNorm) on ops.
+      const fusedSilu = gn.forwardSilu(x);
+      const silu = tf.tidy(() => tf.mul(taped!, tf.sigmoid(taped!)));
+      expect(maxAbsDiff(fusedSilu, silu), `silu, groups ${groups}, channels ${channels}`).toBeLessThan(2e-5);
+      tf.dispose([x, fused, taped!, fusedSilu, silu]);
+      gn.dispose();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { tf } from './tf.js';
 import { applyKernelPatches } from './kernel-patches.js';
+import { startWasmThreads } from './kernels/wasm-threads.js';
 
 /** Names a user can give to FM_BACKEND or `resolveBackend({ backend })`. */
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu' | (string & {});
@@ -23,6 +24,8 @@ export interface BackendReport {
   name: string;
   /** tfjs's name of it (`tensorflow`, `wasm`, `cpu`). */
   tfjsName: string;
+  /** wasm only: threads our threaded kernels use (1: none started). */
+  threads?: number;
   /** Every candidate tried before it, with why it was not used. */
   failures: BackendFailure[];
   /** Whether FM_BACKEND or an explicit option chose it. */
@@ -127,8 +130,8 @@ async function doResolve(forcedName: string | undefined, options: ResolveOptions
   const failures: BackendFailure[] = [];
   for (const candidate of order) {
     try {
-      const tfjsName = await activate(candidate);
-      const report: BackendReport = { name: candidate.name, tfjsName, failures, forced: Boolean(forcedName) };
+      const { tfjsName, threads } = await activate(candidate);
+      const report: BackendReport = { name: candidate.name, tfjsName, threads, failures, forced: Boolean(forcedName) };
       const changed = current?.name !== report.name;
       current = report;
       if (changed) announce(report, options.log);
@@ -143,7 +146,7 @@ async function doResolve(forcedName: string | undefined, options: ResolveOptions
   );
 }
 
-async function activate(candidate: BackendCandidate): Promise<string> {
+async function activate(candidate: BackendCandidate): Promise<{ tfjsName: string; threads?: number }> {
   const listenersBefore = snapshotProcessListeners();
   const tfjsName = await candidate.load();
   if (!tf.findBackendFactory(tfjsName)) throw new Error(`loading it registered no '${tfjsName}' backend`);
@@ -154,7 +157,10 @@ async function activate(candidate: BackendCandidate): Promise<string> {
   restoreProcessListeners(listenersBefore);
   if (!ok || tf.getBackend() !== tfjsName) throw new Error(`tf.setBackend('${tfjsName}') failed`);
   applyKernelPatches(tfjsName);
-  return tfjsName;
+  if (tfjsName !== 'wasm') return { tfjsName };
+  // Our threaded kernels (convolutions) run on this pool; without it they keep their single-threaded paths.
+  const pool = await startWasmThreads();
+  return { tfjsName, threads: pool?.threads ?? 1 };
 }
 
 type ListenerSnapshot = Map<string, Function[]>;
@@ -180,7 +186,8 @@ function announce(report: BackendReport, log: ResolveOptions['log']): void {
   const skipped = report.failures.length
     ? ` (skipped: ${report.failures.map((f) => `${f.name}: ${f.reason}`).join('; ')})`
     : '';
-  const line = `[flowmatch] backend: ${report.name}${report.forced ? ' (forced by FM_BACKEND)' : ''}${skipped}`;
+  const threads = report.threads !== undefined ? `, ${report.threads} thread${report.threads === 1 ? '' : 's'} for convolutions (FM_THREADS)` : '';
+  const line = `[flowmatch] backend: ${report.name}${threads}${report.forced ? ' (forced by FM_BACKEND)' : ''}${skipped}`;
   if (typeof log === 'function') log(line);
   else console.error(line);
 }

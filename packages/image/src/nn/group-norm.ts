@@ -1,4 +1,5 @@
-import { tf, Module } from '@flowmatch/core';
+import { tf, Module, groupNormInference, isRecordingGradients } from '@flowmatch/core';
+import { silu } from './activations.js';
 
 /**
  * Group normalisation over NHWC tensors: channels split into `groups` groups, each normalised over
@@ -30,11 +31,30 @@ export class GroupNorm extends Module {
     }
   }
 
-  forward(x: tf.Tensor): tf.Tensor4D {
+  /** silu(forward(x)), in one fused pass when sampling (the pair every ResBlock and the output layer use). */
+  forwardSilu(x: tf.Tensor): tf.Tensor4D {
+    if (!isRecordingGradients()) {
+      this.checkInput(x);
+      const fused = groupNormInference(x, this.groups, this.options.eps ?? 1e-5, this.gamma, this.beta, 'silu');
+      if (fused) return fused as tf.Tensor4D;
+    }
+    return tf.tidy(() => silu(this.forward(x)) as tf.Tensor4D);
+  }
+
+  private checkInput(x: tf.Tensor): void {
     if (x.rank !== 4 || x.shape[3] !== this.channels) {
       throw new Error(`GroupNorm expected x of shape [B, H, W, ${this.channels}], got [${x.shape}]`);
     }
+  }
+
+  forward(x: tf.Tensor): tf.Tensor4D {
+    this.checkInput(x);
     const eps = this.options.eps ?? 1e-5;
+    // Sampling (no tape): the backend's fused kernel where it has one (wasm), one pass per statistic.
+    if (!isRecordingGradients()) {
+      const fused = groupNormInference(x, this.groups, eps, this.gamma, this.beta);
+      if (fused) return fused as tf.Tensor4D;
+    }
     return tf.tidy(() => {
       const [b, h, w, c] = x.shape;
       const g = this.groups;

@@ -55,10 +55,10 @@ export class ResBlock extends Module {
       throw new Error(`ResBlock expected emb of shape [${x.shape[0]}, ${this.embDim}], got [${emb.shape}]`);
     }
     return tf.tidy(() => {
-      let h: tf.Tensor = this.conv1.forward(silu(this.norm1.forward(x)));
+      let h: tf.Tensor = this.conv1.forward(this.norm1.forwardSilu(x));
       const e = tf.reshape(this.embProj.forward(silu(emb)), [x.shape[0], 1, 1, this.outChannels]);
       h = tf.add(h, e);
-      h = this.conv2.forward(this.dropout.forward(silu(this.norm2.forward(h))));
+      h = this.conv2.forward(this.dropout.forward(this.norm2.forwardSilu(h)));
       const skip = this.skip ? this.skip.forward(x) : x;
       return tf.add(skip, h) as tf.Tensor4D;
     });

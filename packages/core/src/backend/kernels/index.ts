@@ -12,3 +12,5 @@ import './wasm-one-hot.js';
 import './wasm-unsorted-segment-sum.js';
 import './wasm-conv2d-backprop-filter.js';
 import './wasm-conv2d-backprop-input.js';
+import './wasm-conv2d.js';
+import './wasm-group-norm.js';

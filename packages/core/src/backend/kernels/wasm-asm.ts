@@ -79,6 +79,12 @@ export class FunctionWriter {
   brIf(depth: number): this { return this.op(0x0d, depth); }
   return(): this { return this.op(0x0f); }
   select(): this { return this.op(0x1b); }
+  /** Calls the module's function number `index` (its position in assembleModule's list). */
+  call(index: number): this {
+    this.code.push(0x10);
+    unsignedLeb(index, this.code);
+    return this;
+  }
   drop(): this { return this.op(0x1a); }
 
   get(index: number): this { return this.op(0x20, index); }
@@ -118,6 +124,8 @@ export class FunctionWriter {
   i32Add(): this { return this.op(0x6a); }
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
+  i32DivU(): this { return this.op(0x6e); }
+  i32RemU(): this { return this.op(0x70); }
   i32And(): this { return this.op(0x71); }
   i32Shl(): this { return this.op(0x74); }
   i32ShrU(): this { return this.op(0x76); }
@@ -207,8 +215,16 @@ function section(id: number, payload: number[], out: number[]): void {
   out.push(...payload);
 }
 
+export interface AssembleOptions {
+  /**
+   * Import a shared memory (for instances on several threads) with this maximum size in 64 KiB pages; the
+   * memory passed at instantiation must be shared with the same maximum.
+   */
+  sharedMaximumPages?: number;
+}
+
 /** Assembles functions into a module that imports its memory as env.memory and exports each by name. */
-export function assembleModule(functions: FunctionWriter[]): Uint8Array {
+export function assembleModule(functions: FunctionWriter[], options: AssembleOptions = {}): Uint8Array {
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const types: number[] = [];
   unsignedLeb(functions.length, types);
@@ -223,7 +239,12 @@ export function assembleModule(functions: FunctionWriter[]): Uint8Array {
   const imports: number[] = [1];
   nameBytes('env', imports);
   nameBytes('memory', imports);
-  imports.push(0x02, 0x00, 0x00); // memory, limits: min 0 pages, no max
+  if (options.sharedMaximumPages === undefined) {
+    imports.push(0x02, 0x00, 0x00); // memory, limits: min 0 pages, no max
+  } else {
+    imports.push(0x02, 0x03, 0x00); // memory, limits: shared, min 0 pages, a max
+    unsignedLeb(options.sharedMaximumPages, imports);
+  }
   section(2, imports, out);
   const funcs: number[] = [];
   unsignedLeb(functions.length, funcs);

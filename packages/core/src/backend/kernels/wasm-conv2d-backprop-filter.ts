@@ -2,6 +2,7 @@ import { tf } from '../tf.js';
 import { registerKernelPatch } from '../kernel-patches.js';
 import { kernelPatchDisabled, type KernelArgs, type WasmBackendInternals } from './wasm-heap.js';
 import { allOnes, convKernels, dyRowsForChunk, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from './wasm-conv-simd.js';
+import { convFilterThreaded, convGeometry, threadedConvPool } from './wasm-conv-threaded.js';
 
 /**
  * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, so the gradient of any convolution's filter — training a
@@ -14,6 +15,9 @@ import { allOnes, convKernels, dyRowsForChunk, MAX_COLS_FLOATS, tapRange, type C
  * kernel), so each of its rows is a run of contiguous (stride 1) or evenly spaced input pixels, copied by our
  * wasm loops (wasm-conv-simd.ts); the product is the wasm BatchMatMul kernel. Batches whose colsᵀ would
  * exceed ~64 MB are processed a few images at a time and the partial filters summed.
+ *
+ * With the thread pool running (wasm-threads.ts), the same product is computed chunk by chunk on all threads
+ * instead (wasm-conv-threaded.ts).
  *
  * NHWC, float32, dilation 1 (tfjs's conv2d gradient itself refuses dilations > 1), any strides, 'same',
  * 'valid', a number or explicit paddings, and dimRoundingMode.
@@ -52,6 +56,13 @@ export function conv2dBackpropFilterWasm(args: KernelArgs<Conv2DBackpropFilterAt
   if (K === 0 || Co === 0 || N * pixels === 0) {
     const out = backend.makeOutput(filterShape.slice(), 'float32');
     (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+    return out;
+  }
+  const pool = threadedConvPool(convGeometry(info));
+  if (pool) {
+    const out = backend.makeOutput(filterShape.slice(), 'float32');
+    const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+    convFilterThreaded(pool, convGeometry(info), view(x), view(dy), () => view(out));
     return out;
   }
   const loops = convKernels(backend);

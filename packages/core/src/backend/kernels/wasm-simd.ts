@@ -190,8 +190,19 @@ function eluGrad(): FunctionWriter {
   return f;
 }
 
-function gemm(): FunctionWriter {
-  const f = new FunctionWriter('gemm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+export interface GemmVariant {
+  /** Export name. Default 'gemm'. */
+  name?: string;
+  /** c += a·b instead of c = a·b (each output starts from c's value, then adds the k-ordered products). */
+  accumulate?: boolean;
+  /** Multiply-adds as f32x4.relaxed_madd (one FMA instruction where the CPU has it; needs relaxed SIMD). */
+  fusedMultiplyAdd?: boolean;
+}
+
+/** The register-tiled GEMM (see SimdKernels.gemm); exported for the threaded module (wasm-threads.ts). */
+export function gemm(variant: GemmVariant = {}): FunctionWriter {
+  const { name = 'gemm', accumulate = false, fusedMultiplyAdd = false } = variant;
+  const f = new FunctionWriter(name, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [a, b, c, m, k, n, aRow, aCol, panel] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = f.local('i32');
   const j = f.local('i32');
@@ -224,8 +235,19 @@ function gemm(): FunctionWriter {
     f.get(a).get(i).get(aRowBytes).i32Mul().i32Add().set(pa[0]);
     for (let r = 1; r < rows; r++) f.get(pa[r - 1]).get(aRowBytes).i32Add().set(pa[r]);
     f.get(bStart).set(pb);
-    if (vecs === 0) f.f32(0).set(sacc);
-    for (let r = 0; r < rows; r++) for (let v = 0; v < vecs; v++) f.f32(0).f32x4Splat().set(acc[r * 2 + v]);
+    f.get(c).get(i).get(n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pc);
+    if (accumulate) {
+      // Start from c's current values (pc walks the tile's rows, then returns to its first row).
+      for (let r = 0; r < rows; r++) {
+        if (vecs === 0) f.get(pc).f32Load().set(sacc);
+        for (let v = 0; v < vecs; v++) f.get(pc).v128Load(16 * v).set(acc[r * 2 + v]);
+        if (r + 1 < rows) f.get(pc).get(rowBytes).i32Add().set(pc);
+      }
+      if (rows > 1) f.get(pc).get(rowBytes).i32(rows - 1).i32Mul().i32Sub().set(pc);
+    } else {
+      if (vecs === 0) f.f32(0).set(sacc);
+      for (let r = 0; r < rows; r++) for (let v = 0; v < vecs; v++) f.f32(0).f32x4Splat().set(acc[r * 2 + v]);
+    }
     f.forRange(kk, () => f.i32(0), () => f.get(k), 1, () => {
       for (let v = 0; v < vecs; v++) f.get(pb).v128Load(16 * v).set(bv[v]);
       for (let r = 0; r < rows; r++) {
@@ -233,13 +255,15 @@ function gemm(): FunctionWriter {
           f.get(sacc).get(pa[r]).f32Load().get(pb).f32Load().f32Mul().f32Add().set(sacc);
         } else {
           f.get(pa[r]).v128Load32Splat().set(av);
-          for (let v = 0; v < vecs; v++) f.get(acc[r * 2 + v]).get(av).get(bv[v]).f32x4Mul().f32x4Add().set(acc[r * 2 + v]);
+          for (let v = 0; v < vecs; v++) {
+            if (fusedMultiplyAdd) f.get(av).get(bv[v]).get(acc[r * 2 + v]).f32x4RelaxedMadd().set(acc[r * 2 + v]);
+            else f.get(acc[r * 2 + v]).get(av).get(bv[v]).f32x4Mul().f32x4Add().set(acc[r * 2 + v]);
+          }
         }
         f.get(pa[r]).get(aColBytes).i32Add().set(pa[r]);
       }
       f.get(pb).get(bStep).i32Add().set(pb);
     });
-    f.get(c).get(i).get(n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pc);
     for (let r = 0; r < rows; r++) {
       if (vecs === 0) f.get(pc).get(sacc).f32Store();
       for (let v = 0; v < vecs; v++) f.get(pc).get(acc[r * 2 + v]).v128Store(16 * v);
