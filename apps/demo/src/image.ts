@@ -6,6 +6,7 @@ import {
   flowMatchingObjective,
   resolveBackend,
   writeFileAtomic,
+  ProgressReporter,
 } from '@flowmatch/core';
 import type { MethodName } from '@flowmatch/solvers';
 import {
@@ -18,6 +19,7 @@ import {
   saveClassGrid,
   saveImageGrid,
   sampleImages,
+  type SampleImagesOptions,
   imageModelMeta,
   loadImageModel,
   type ImageDataset,
@@ -125,7 +127,7 @@ export async function trainImage(options: Partial<TrainImageOptions> = {}) {
     const perClass = Math.max(8, classifier ? o.evalPerClass : 8);
     const classes = Math.max(1, data.numClasses);
     const labels = new Int32Array(perClass * classes).map((_, i) => Math.floor(i / perClass));
-    const images = sampleImages(model, { labels, guidance: weight, method: o.solver, nfe: o.nfe, seed: o.seed + 1 }).data;
+    const images = sampleWithProgress(model, { labels, guidance: weight, method: o.solver, nfe: o.nfe, seed: o.seed + 1 }, `sample w=${weight}`, o.progress);
     const file = join(o.outDir, `samples-w${weight}.png`);
     const byClass = Array.from({ length: classes }, (_, k) => ({ data: images.subarray(k * perClass * h * w * c, (k * perClass + 8) * h * w * c), shape: [8, h, w, c] as [number, number, number, number] }));
     await saveClassGrid(file, byClass, { classNames: data.classNames, scale: 2 });
@@ -141,6 +143,15 @@ export async function trainImage(options: Partial<TrainImageOptions> = {}) {
   return { summary, quality, grids, checkpointPath };
 }
 
+/** sampleImages with a progress line (images/s, ETA) per batch of 50; returns the pixels. */
+function sampleWithProgress(model: UNetVelocity, options: SampleImagesOptions & { labels: Int32Array }, label: string, progress: boolean): Float32Array {
+  const total = options.labels.length;
+  const reporter = new ProgressReporter({ total, label, unit: 'images', silent: !progress });
+  const out = sampleImages(model, { batchSize: 50, ...options, onBatch: (done) => reporter.update(done) });
+  reporter.finish(total);
+  return out.data;
+}
+
 /** `flowmatch sample` for image checkpoints. */
 export async function sampleImageCheckpoint(
   checkpoint: string,
@@ -154,7 +165,7 @@ export async function sampleImageCheckpoint(
   }
   const labels = new Int32Array(o.n).map((_, i) => o.classIndex ?? i % classes);
   const started = performance.now();
-  const images = sampleImages(model, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, seed: o.seed }).data;
+  const images = sampleWithProgress(model, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, seed: o.seed }, 'sample', true);
   const [h, w, c] = meta.dataset.shape;
   const base = o.out.replace(/\.(npy|png)$/i, '');
   await writeFileAtomic(`${base}.npy`, encodeNpy(images, [o.n, h, w, c]));

@@ -17,6 +17,8 @@ export interface ProgressOptions {
   timeBudgetSeconds?: number;
   /** Silence everything. */
   silent?: boolean;
+  /** What one step is, for the rate and the summary ("images" → "images/s"). Default 'steps'. */
+  unit?: string;
 }
 
 export interface ProgressFields {
@@ -80,7 +82,7 @@ export class ProgressReporter {
   finish(step: number, fields: ProgressFields = {}, note = ''): void {
     if (this.options.silent) return;
     const seconds = (performance.now() - this.start) / 1000;
-    const summary = `${this.options.label ?? 'train'} done: ${step} steps in ${seconds.toFixed(1)}s${fieldText(fields)}${note ? ` — ${note}` : ''}`;
+    const summary = `${this.options.label ?? 'train'} done: ${step} ${this.options.unit ?? 'steps'} in ${seconds.toFixed(1)}s${fieldText(fields)}${note ? ` — ${note}` : ''}`;
     this.stream.write(this.tty ? `\r${this.format(step, fields, true)}\x1b[K\n${summary}\n` : `${summary}\n`);
   }
 
@@ -94,7 +96,7 @@ export class ProgressReporter {
     const width = 24;
     const filled = Math.round(fraction * width);
     const barText = bar ? ` ${'█'.repeat(filled)}${'░'.repeat(width - filled)}` : '';
-    return `${label}${barText} ${pct} ${step}/${total} | ${this.rate.toFixed(1)} steps/s${fieldText(fields)} | ETA ${formatSeconds(eta)}`;
+    return `${label}${barText} ${pct} ${step}/${total} | ${this.rate.toFixed(1)} ${this.options.unit ?? 'steps'}/s${fieldText(fields)} | ETA ${formatSeconds(eta)}`;
   }
 }
 
