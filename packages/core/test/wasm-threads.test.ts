@@ -121,6 +121,21 @@ describe('threaded wasm convolutions', () => {
     expect(threaded).toBeGreaterThanOrEqual(10);
   });
 
+  it('report a job that traps, and keep working for the next one', async () => {
+    if (!onWasm) return;
+    const pool = wasmThreadPool()!;
+    // A forward job whose input pointer lies far outside the shared memory: every chunk traps.
+    const geometry = [64, 4, 4, 16, 4, 4, 4, 3, 3, 1, 1, 1, 1];
+    const [scratch, stride] = [pool.reserve(1 << 20).byteLength - (1 << 19), 1 << 17];
+    expect(() => pool.run('convForwardChunk', 16, [0x7ff00000, 0, 0, 0, scratch, stride, 4, 64, ...geometry.slice(1)])).toThrow(/out of bounds/);
+    expect(wasmThreadPool()).toBe(pool);
+    const error = await compareWithCpu(
+      () => tf.tidy(() => read(tf.conv2d(tf.ones([4, 16, 16, 8]) as tf.Tensor4D, tf.fill([3, 3, 8, 8], 0.5) as tf.Tensor4D, 1, 'same'))),
+      [4, 16, 16, 8],
+    );
+    expect(error).toBeLessThanOrEqual(1e-6);
+  });
+
   it('leak no tensors and give the same gradient bit for bit on every run, at a U-Net shape', () => {
     if (!onWasm) return;
     const pool = wasmThreadPool()!;

@@ -325,7 +325,14 @@ export class WasmThreadPool {
     Atomics.add(control, SEQ, 1);
     Atomics.notify(control, SEQ);
     const call = this.exports[fn];
-    for (let c = Atomics.add(control, NEXT, 1); c < chunks; c = Atomics.add(control, NEXT, 1)) call(c, 0, ...args);
+    let failure: unknown;
+    try {
+      for (let c = Atomics.add(control, NEXT, 1); c < chunks; c = Atomics.add(control, NEXT, 1)) call(c, 0, ...args);
+    } catch (error) {
+      // Let the workers run out of chunks and finish before the next job reuses the control block.
+      Atomics.store(control, NEXT, chunks);
+      failure = error;
+    }
     const workers = this.workers.length;
     const deadline = performance.now() + STUCK_MS;
     for (let done = Atomics.load(control, DONE); done < workers; done = Atomics.load(control, DONE)) {
@@ -335,6 +342,7 @@ export class WasmThreadPool {
         throw new Error(`wasm threads: ${this.broken}`);
       }
     }
+    if (failure) throw failure;
     if (Atomics.load(control, FAILED)) throw new Error(`wasm threads: a worker failed in ${fn}`);
   }
 
