@@ -50,7 +50,8 @@ export interface WorkloadResult {
 export interface BenchReport {
   date: string;
   machine: { cpu: string; cores: number; platform: string; node: string };
-  backend: { name: string; tfjs: string; threads: number | null; kernelPatches: string[]; disabledKernelPatches: string | null };
+  /** threads: tfjs-wasm's own (1: its single-threaded build); convThreads: our threaded convolutions (FM_THREADS). */
+  backend: { name: string; tfjs: string; threads: number | null; convThreads: number | null; kernelPatches: string[]; disabledKernelPatches: string | null };
   pytorch: (PyTorchInfo & { available: true }) | { available: false; reason: string };
   budget: TimingBudget;
   rounds: number;
@@ -123,6 +124,7 @@ export async function runBench(workloads: Workload[], options: BenchOptions): Pr
       name: backend.name,
       tfjs: tf.version_core,
       threads: wasmThreads ?? null,
+      convThreads: backend.threads ?? null,
       kernelPatches: describeKernelPatches(backend.tfjsName).map((p) => p.kernelName),
       // Registered patches named here (or 'all') were left unapplied for a before/after comparison.
       disabledKernelPatches: process.env.FM_DISABLE_KERNEL_PATCHES ?? null,
@@ -132,7 +134,8 @@ export async function runBench(workloads: Workload[], options: BenchOptions): Pr
     rounds: options.rounds ?? 1,
     workloads: [],
   };
-  log(`backend ${backend.name} (tfjs ${tf.version_core}${wasmThreads ? `, ${wasmThreads} thread` : ''}), ${report.machine.cores} cores`);
+  const convThreads = backend.threads ? `, convolutions on ${backend.threads} thread${backend.threads === 1 ? '' : 's'} (FM_THREADS)` : '';
+  log(`backend ${backend.name} (tfjs ${tf.version_core}${wasmThreads ? `, ${wasmThreads} thread` : ''}${convThreads}), ${report.machine.cores} cores`);
 
   for (const workload of selected) {
     const prepared = await workload.prepare();

@@ -19,6 +19,8 @@ export interface PyTorchResult {
   seconds: number;
   threads: number;
   torch: string;
+  /** Parameters of the reference model, where the script reports them (unet.py). */
+  params?: number;
 }
 
 const pythonDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'python');

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, parseArgs } from '../src/main.js';
 import type { BenchReport } from '../src/harness.js';
+import { runPyTorch, pythonExecutable, isMissingPyTorch } from '../src/pytorch.js';
+import { unetConfig, unetSample } from '../src/workloads/unet.js';
+import { UNetVelocity } from '@flowmatch/image';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,6 +38,21 @@ describe('bench harness', () => {
       expect(row.ratio).toBeNull();
     }
   });
+
+  it('builds the PyTorch reference U-Net (python/unet.py) with exactly our parameter count', async () => {
+    const ours = new UNetVelocity(unetConfig);
+    const count = ours.parameterCount();
+    ours.dispose();
+    let reference;
+    try {
+      reference = (await runPyTorch(pythonExecutable(), 'unet.py', [...unetSample.python!.args, '--images', '2', '--steps', '1'], { seconds: 0.01, warmupSeconds: 0 }));
+    } catch (error) {
+      // Only a machine without torch may skip; any other failure of the script is a failure here.
+      if (!isMissingPyTorch((error as Error).message)) throw error;
+      return;
+    }
+    expect(reference.params).toBe(count);
+  }, 120_000);
 
   it('rejects an unknown workload name', async () => {
     await expect(main(['--quick', '--only', 'nope', '--no-pytorch'])).rejects.toThrow(/unknown workload/);

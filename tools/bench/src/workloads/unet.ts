@@ -7,7 +7,7 @@ import type { Workload } from '../harness.js';
  * The `flowmatch image` defaults (apps/demo's trainImageDefaults): a 0.27M-parameter class-conditional U-Net
  * on 28×28×1 digits. python/unet.py builds the same network from the same numbers.
  */
-const unetConfig: UNetVelocityConfig = {
+export const unetConfig: UNetVelocityConfig = {
   imageSize: 28,
   channels: 1,
   numClasses: 10,
@@ -23,7 +23,7 @@ const sampleSteps = 10;
 const guidance = 1;
 
 /** The architecture as python/unet.py's flags. */
-const pythonArchitecture = [
+export const pythonArchitecture = [
   '--size', String(unetConfig.imageSize),
   '--channels', String(unetConfig.channels),
   '--classes', String(unetConfig.numClasses),
