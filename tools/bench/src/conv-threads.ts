@@ -1,7 +1,7 @@
 /**
  * Convolution timings at the MNIST U-Net's shapes (batch 32): forward (fused bias) and the filter gradient, best
  * of 10 calls, in ms. Compare FM_THREADS=1 (tfjs's XNNPACK conv, single-threaded filter gradient) with the
- * default threads, and FM_WASM_FMA=1 (relaxed-SIMD FMA in our GEMM):
+ * default threads, with and without FM_WASM_FMA=0 (no relaxed-SIMD FMA in our GEMM):
  *   FM_THREADS=1 node --conditions=development --import tsx tools/bench/src/conv-threads.ts
  */
 import { tf, resolveBackend, Rng } from '@flowmatch/core';
@@ -42,5 +42,5 @@ for (const [xs, ws, stride] of shapes) {
   rows.push(`${JSON.stringify(xs)}*${JSON.stringify(ws)}/s${stride}: forward ${forward.toFixed(2)} ms (${(gflop / forward * 1e3).toFixed(1)} GFLOP/s), filter grad ${filterGrad.toFixed(2)} ms (${(gflop / filterGrad * 1e3).toFixed(1)} GFLOP/s)`);
   tf.dispose([x, w, bias, y]);
 }
-console.log(`threads ${report.threads}, FMA ${process.env.FM_WASM_FMA === '1' ? 'on' : 'off'}; total ${totalMs.toFixed(1)} ms`);
+console.log(`threads ${report.threads}, FMA ${process.env.FM_WASM_FMA === '0' ? 'off' : 'on'}; total ${totalMs.toFixed(1)} ms`);
 console.log(rows.join('\n'));
