@@ -33,6 +33,25 @@ describe('wasm Identity shares buffers by reference count', () => {
   });
 });
 
+describe('wasm Cast to the same dtype shares the buffer', () => {
+  it('keeps values after the source is disposed, allocates nothing, and still converts across dtypes', () => {
+    const backend = tf.engine().backend as unknown as { numDataIds(): number };
+    const idsBefore = backend.numDataIds();
+    const source = tf.tensor1d([1.5, -2.25, 3]);
+    const same = tf.cast(source, 'float32');
+    expect(backend.numDataIds()).toBe(idsBefore + 1);
+    source.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3]);
+    const ints = tf.cast(same, 'int32');
+    expect(ints.dtype).toBe('int32');
+    expect(Array.from(ints.dataSync())).toEqual([1, -2, 3]);
+    const back = tf.cast(ints, 'float32');
+    expect(Array.from(back.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([same, ints, back]);
+    expect(backend.numDataIds()).toBe(idsBefore);
+  });
+});
+
 describe('wasm OneHot', () => {
   it('float32 one-hot holds ones and zeros (wasm 4.22 returned int bit patterns)', () => {
     const labels = tf.tensor1d([0, 2, 1, 2], 'int32');

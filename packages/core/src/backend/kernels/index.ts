@@ -14,3 +14,4 @@ import './wasm-conv2d-backprop-filter.js';
 import './wasm-conv2d-backprop-input.js';
 import './wasm-conv2d.js';
 import './wasm-group-norm.js';
+import './wasm-cast.js';
