@@ -52,5 +52,13 @@ export class Linear extends Module {
 
 /** Whether a gradient tape is recording (inside tf.grad / variableGrads), from tfjs's engine state. */
 export function isRecordingGradients(): boolean {
-  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+  return gradientDepth() > 0;
+}
+
+/**
+ * How many gradient tapes enclose the current code: 0 outside, 1 in an ordinary training step, 2 or more where
+ * a gradient will itself be differentiated (a JVP as two reverse passes, MeanFlow's loss).
+ */
+export function gradientDepth(): number {
+  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth;
 }

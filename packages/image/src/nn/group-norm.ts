@@ -1,4 +1,4 @@
-import { tf, Module, groupNormInference, isRecordingGradients } from '@flowmatch/core';
+import { tf, Module, gradientDepth, groupNormInference, groupNormSiluTraining, isRecordingGradients } from '@flowmatch/core';
 import { silu } from './activations.js';
 
 /**
@@ -31,15 +31,30 @@ export class GroupNorm extends Module {
     }
   }
 
-  /** silu(forward(x)), in one fused pass when sampling (the pair every ResBlock and the output layer use). */
+  /**
+   * silu(forward(x)) — the pair every ResBlock and the output layer use — on the backend's fused kernels where
+   * it has them (wasm): one forward kernel when sampling; under exactly one gradient tape (a training step) a
+   * fused forward and a fused backward. Where a gradient will be differentiated again (two or more tapes: JVPs,
+   * MeanFlow) it runs on plain ops, whose gradients are differentiable.
+   */
   forwardSilu(x: tf.Tensor): tf.Tensor4D {
-    if (!isRecordingGradients()) {
+    const depth = gradientDepth();
+    if (depth <= 1 && GroupNorm.fusedKernels) {
       this.checkInput(x);
-      const fused = groupNormInference(x, this.groups, this.options.eps ?? 1e-5, this.gamma, this.beta, 'silu');
+      const eps = this.options.eps ?? 1e-5;
+      const fused =
+        depth === 0
+          ? groupNormInference(x, this.groups, eps, this.gamma, this.beta, 'silu')
+          : this.gamma && this.beta
+          ? groupNormSiluTraining(x, this.groups, eps, this.gamma, this.beta)
+          : null;
       if (fused) return fused as tf.Tensor4D;
     }
     return tf.tidy(() => silu(this.forward(x)) as tf.Tensor4D);
   }
+
+  /** Whether forward/forwardSilu may use the backend's fused kernels (tests turn it off to compare). */
+  static fusedKernels = true;
 
   private checkInput(x: tf.Tensor): void {
     if (x.rank !== 4 || x.shape[3] !== this.channels) {
@@ -51,7 +66,7 @@ export class GroupNorm extends Module {
     this.checkInput(x);
     const eps = this.options.eps ?? 1e-5;
     // Sampling (no tape): the backend's fused kernel where it has one (wasm), one pass per statistic.
-    if (!isRecordingGradients()) {
+    if (!isRecordingGradients() && GroupNorm.fusedKernels) {
       const fused = groupNormInference(x, this.groups, eps, this.gamma, this.beta);
       if (fused) return fused as tf.Tensor4D;
     }
