@@ -13,10 +13,11 @@ import argparse
 import json
 import math
 import sys
-import time
 
 import torch
 from torch import nn
+
+from timing import timed
 
 
 def build_model(dim: int, hidden: int, depth: int) -> nn.Module:
@@ -36,32 +37,6 @@ def sample_moons(n: int, noise: float = 0.1) -> torch.Tensor:
     x = torch.where(upper, torch.cos(angle), 1.0 - torch.cos(angle))
     y = torch.where(upper, torch.sin(angle), 0.5 - torch.sin(angle))
     return torch.stack([x, y], dim=1) + noise * torch.randn(n, 2)
-
-
-WINDOWS = 5  # as the TypeScript harness: the best of 5 windows sharing the budget is reported
-
-
-def timed(step, seconds: float, warmup_seconds: float):
-    """Runs step() for warmup_seconds (at least once), then WINDOWS timed windows of at least one
-    iteration each; returns (iterations, seconds) of the fastest window."""
-    end = time.perf_counter() + warmup_seconds
-    step()
-    while time.perf_counter() < end:
-        step()
-    window = seconds / WINDOWS
-    best = (0, math.inf)
-    for _ in range(WINDOWS):
-        iterations = 0
-        start = time.perf_counter()
-        while True:
-            step()
-            iterations += 1
-            if time.perf_counter() - start >= window:
-                break
-        elapsed = time.perf_counter() - start
-        if iterations / elapsed > best[0] / best[1]:
-            best = (iterations, elapsed)
-    return best
 
 
 def bench_train(args):

@@ -23,11 +23,12 @@ import copy
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from timing import timed
 
 
 def sinusoid(t: torch.Tensor, dim: int, scale: float = 1000.0, max_period: float = 10000.0) -> torch.Tensor:
@@ -128,32 +129,6 @@ class UNet(nn.Module):
                 if len(step) > 1:
                     h = step[1](h)
         return self.out_conv(F.silu(self.out_norm(h)))
-
-
-WINDOWS = 5  # as the TypeScript harness: the best of 5 windows sharing the budget is reported
-
-
-def timed(step, seconds: float, warmup_seconds: float):
-    """Runs step() for warmup_seconds (at least once), then WINDOWS timed windows of at least one
-    iteration each; returns (iterations, seconds) of the fastest window."""
-    end = time.perf_counter() + warmup_seconds
-    step()
-    while time.perf_counter() < end:
-        step()
-    window = seconds / WINDOWS
-    best = (0, math.inf)
-    for _ in range(WINDOWS):
-        iterations = 0
-        start = time.perf_counter()
-        while True:
-            step()
-            iterations += 1
-            if time.perf_counter() - start >= window:
-                break
-        elapsed = time.perf_counter() - start
-        if iterations / elapsed > best[0] / best[1]:
-            best = (iterations, elapsed)
-    return best
 
 
 def build(args) -> UNet:
