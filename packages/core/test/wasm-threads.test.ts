@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { tf, resolveBackend, Rng } from '@flowmatch/core';
 import { compareWithCpu, randomPad } from './conv-test-helpers.js';
 import { wasmThreadPool } from '../src/backend/kernels/wasm-threads.js';
+import { fitsThreadedConv, threadedConvPool } from '../src/backend/kernels/wasm-conv-threaded.js';
 
 /**
  * The threaded convolutions (wasm-threads.ts, wasm-conv-threaded.ts): forward Conv2D, FusedConv2D with a bias,
@@ -119,6 +120,17 @@ describe('threaded wasm convolutions', () => {
       }
     }
     expect(threaded).toBeGreaterThanOrEqual(10);
+  });
+
+  it('leave convolutions too large for the shared memory (1 GiB) to the single-threaded kernels', () => {
+    if (!onWasm) return;
+    const pool = wasmThreadPool()!;
+    const geometry = { N: 32, H: 28, W: 28, C: 16, Ho: 28, Wo: 28, Co: 16, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1 };
+    expect(fitsThreadedConv(pool, geometry)).toBe(true);
+    expect(threadedConvPool(geometry)).toBe(pool);
+    const huge = { ...geometry, N: 512, H: 128, W: 128, Ho: 128, Wo: 128, C: 64, Co: 64 };
+    expect(fitsThreadedConv(pool, huge)).toBe(false);
+    expect(threadedConvPool(huge)).toBeNull();
   });
 
   it('report a job that traps, and keep working for the next one', async () => {

@@ -59,10 +59,11 @@ export function threadedConvPool(g: ConvGeometry): WasmThreadPool | null {
   const pool = wasmThreadPool();
   // Narrow outputs (Co < 4) would run the GEMM on scalar columns; tiny ones are not worth waking threads for.
   if (!pool || g.Co < 4 || g.N * g.Ho * g.Wo * g.kh * g.kw * g.C * g.Co < 1 << 18) return null;
-  return pool;
+  return fitsThreadedConv(pool, g) ? pool : null;
 }
 
-function layout(pool: WasmThreadPool, g: ConvGeometry, sizes: number[]) {
+/** Byte offsets of the arrays (float counts in `sizes`) and the per-thread scratch, in the pool's shared memory. */
+function planLayout(pool: WasmThreadPool, g: ConvGeometry, sizes: number[]) {
   const K = g.kh * g.kw * g.C;
   const totalRows = g.N * g.Ho * g.Wo;
   const rowsPerChunk = chunkRows(K, totalRows);
@@ -75,10 +76,25 @@ function layout(pool: WasmThreadPool, g: ConvGeometry, sizes: number[]) {
   const scratchStride = align16(Math.max(K, rowsPerChunk) * 8 * 4 + rowsPerChunk * K * 4);
   const scratch = at;
   const end = scratch + pool.threads * scratchStride;
-  const heap = pool.reserve(end);
-  const chunks = Math.ceil(totalRows / rowsPerChunk);
   const tail = [scratch, scratchStride, rowsPerChunk, totalRows, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl];
-  return { offsets, heap, chunks, tail, K, totalRows };
+  return { offsets, end, chunks: Math.ceil(totalRows / rowsPerChunk), tail };
+}
+
+function layout(pool: WasmThreadPool, g: ConvGeometry, sizes: number[]) {
+  const plan = planLayout(pool, g, sizes);
+  return { ...plan, heap: pool.reserve(plan.end) };
+}
+
+/** Whether a convolution's arrays fit the pool's shared memory (else the single-threaded path runs). */
+export function fitsThreadedConv(pool: WasmThreadPool, g: ConvGeometry): boolean {
+  const K = g.kh * g.kw * g.C;
+  const input = g.N * g.H * g.W * g.C;
+  const totalRows = g.N * g.Ho * g.Wo;
+  const output = totalRows * g.Co;
+  // The larger of the forward's (x, W, bias, y) and the filter gradient's (x, dy, group sums) layouts.
+  const groups = Math.min(Math.ceil(totalRows / chunkRows(K, totalRows)), pool.threads * FILTER_GROUPS_PER_THREAD);
+  const partials = groups * K * g.Co;
+  return pool.canReserve(Math.max(planLayout(pool, g, [input, K * g.Co, g.Co, output]).end, planLayout(pool, g, [input, output, partials]).end));
 }
 
 /** y = conv(x, filter) (+ bias), NHWC; x, filter (and bias) float32 views of tfjs's heap; writes into `out`. */

@@ -295,6 +295,11 @@ export class WasmThreadPool {
     return this.broken === null;
   }
 
+  /** Whether `bytes` of shared memory can be had (callers take their single-threaded path otherwise). */
+  canReserve(bytes: number): boolean {
+    return Math.ceil(bytes / PAGE) <= MAXIMUM_PAGES;
+  }
+
   /** Grows the shared memory so that [0, bytes) is addressable; returns a fresh float view of it. */
   reserve(bytes: number): Float32Array {
     const needed = Math.ceil(bytes / PAGE);
