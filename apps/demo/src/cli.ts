@@ -28,8 +28,9 @@ Usage:
   flowmatch image [--dataset mnist | --data DIR] [--seconds ${trainImageDefaults.seconds}] [--out out/image] [options]
       Train a class-conditional U-Net flow on the bundled MNIST digits (or a folder of PNG/JPEG/WebP images,
       labels from sub-folder names), then write one grid per guidance weight (samples-w0.png, -w1, -w3: one
-      row per class) and, for MNIST, score class agreement and the Fréchet distance of an evaluation
-      classifier's features (trained once, cached in .fm-cache/).
+      row per class), trajectory.png (noise → image, one row per class), model.safetensors and metrics.json;
+      for MNIST, score class agreement and the Fréchet distance of an evaluation classifier's features
+      (trained once, cached in .fm-cache/).
         --batch N --lr X --seconds S --max-steps N --seed N --nfe N --solver S
         --size N --rgb    image size and colour for --data folders (default 28, grayscale)
         --base N          U-Net base channels (default ${trainImageDefaults.model.baseChannels})
@@ -37,13 +38,15 @@ Usage:
   flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe 100] [--n 10000] [--out samples.npy]
       Sample from a checkpoint. 2D: writes <out>.npy (float32 [n, 2], readable by numpy.load), <out>.csv and
       <out>.png. Images: writes <out>.npy (float32 [n, H, W, C], values in [-1, 1]) and a grid <out>.png;
-      --class K picks the class (default: cycle through classes), --cfg W the guidance weight (default 1).
+      --class K picks the class (default: cycle through classes), --cfg W the guidance weight (default 1),
+      --save-images DIR also writes every image as a PNG, --trajectory writes <out>-trajectory.png (noise → image).
       Uses the EMA weights unless --no-ema.
-        --solver S        ${METHODS.join(' | ')} (dopri5 is adaptive: --rtol/--atol, NFE reported)
+        --solver S        ${METHODS.join(' | ')} (dopri5 is adaptive: --rtol X --atol X, default 1e-5; NFE reported)
         --nfe N           model evaluations for fixed-step solvers (steps = N / evaluations per step)
 
 Environment:
   FM_BACKEND=node-gpu|node|wasm|cpu   force a tfjs backend (default: the best one installed)
+  FM_THREADS=N                        threads for convolutions on wasm (default: the machine's cores, at most 8)
 `;
 
 class UsageError extends Error {}
@@ -186,9 +189,15 @@ async function main(argv: string[]): Promise<void> {
         'no-ema': { type: 'boolean' },
         class: { type: 'string' },
         cfg: { type: 'string' },
+        'save-images': { type: 'string' },
+        trajectory: { type: 'boolean' },
+        rtol: { type: 'string' },
+        atol: { type: 'string' },
       },
     });
     if (!values.checkpoint) throw new UsageError('flowmatch sample needs --checkpoint FILE');
+    const tolerance = (name: 'rtol' | 'atol') => (values[name] === undefined ? undefined : num(name, values[name], 0, { min: Number.MIN_VALUE }));
+    const [rtol, atol] = [tolerance('rtol'), tolerance('atol')];
     if ((await checkpointKind(values.checkpoint)) === 'image') {
       await sampleImageCheckpoint(values.checkpoint, {
         n: num('n', values.n, 64, { integer: true, min: 1 }),
@@ -196,9 +205,13 @@ async function main(argv: string[]): Promise<void> {
         guidance: num('cfg', values.cfg, 1),
         solver: solverName(values.solver, 'midpoint'),
         nfe: num('nfe', values.nfe, 40, { integer: true, min: 1 }),
+        rtol,
+        atol,
         seed: num('seed', values.seed, 0, { integer: true }),
         out: values.out ?? 'samples.npy',
         ema: !values['no-ema'],
+        saveImagesDir: values['save-images'],
+        trajectory: values.trajectory,
         log,
       });
       return;
@@ -207,6 +220,8 @@ async function main(argv: string[]): Promise<void> {
       checkpoint: values.checkpoint,
       solver: solverName(values.solver, 'midpoint'),
       nfe: num('nfe', values.nfe, 100, { integer: true, min: 1 }),
+      rtol,
+      atol,
       n: num('n', values.n, 10_000, { integer: true, min: 1 }),
       seed: num('seed', values.seed, 0, { integer: true }),
       out: values.out ?? 'samples.npy',

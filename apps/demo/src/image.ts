@@ -18,6 +18,8 @@ import {
   loadOrTrainDigitClassifier,
   saveClassGrid,
   saveImageGrid,
+  saveImages,
+  saveTrajectoryStrip,
   sampleImages,
   type SampleImagesOptions,
   imageModelMeta,
@@ -138,9 +140,22 @@ export async function trainImage(options: Partial<TrainImageOptions> = {}) {
     o.log(`w=${weight}: ${file}${row.classAgreement !== undefined ? ` | class agreement ${(row.classAgreement * 100).toFixed(1)}% | Fréchet ${row.frechet!.toFixed(2)}` : ''}`);
   }
   classifier?.dispose();
+  // From noise to image, one row per class, at the weight closest to 1 of those drawn.
+  const weight = [...o.guidance].sort((a, b) => Math.abs(a - 1) - Math.abs(b - 1))[0] ?? 1;
+  const trajectoryFile = join(o.outDir, 'trajectory.png');
+  await saveTrajectory(model, trajectoryFile, { count: Math.max(1, data.numClasses), guidance: weight, method: o.solver, nfe: o.nfe, seed: o.seed + 2 });
+  o.log(`trajectories (w=${weight}): ${trajectoryFile}`);
   await writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify({ training: summary, quality, nfe: o.nfe, solver: o.solver }, null, 2) + '\n');
   model.dispose();
-  return { summary, quality, grids, checkpointPath };
+  return { summary, quality, grids, trajectory: trajectoryFile, checkpointPath };
+}
+
+/** A strip per sample from noise (left) to image (right), 8 frames. */
+async function saveTrajectory(model: UNetVelocity, file: string, options: SampleImagesOptions): Promise<void> {
+  const { trajectory, shape } = sampleImages(model, { ...options, trajectoryFrames: 8 });
+  const [n, h, w, c] = shape;
+  const frames = trajectory!.frames.map((data) => ({ data, shape: [n, h, w, c] as [number, number, number, number] }));
+  await saveTrajectoryStrip(file, frames, { times: trajectory!.times, scale: 2 });
 }
 
 /** sampleImages with a progress line (images/s, ETA) per batch of 50; returns the pixels. */
@@ -155,7 +170,24 @@ function sampleWithProgress(model: UNetVelocity, options: SampleImagesOptions & 
 /** `flowmatch sample` for image checkpoints. */
 export async function sampleImageCheckpoint(
   checkpoint: string,
-  o: { n: number; classIndex?: number; guidance: number; solver: MethodName; nfe: number; seed: number; out: string; ema: boolean; log: (l: string) => void },
+  o: {
+    n: number;
+    classIndex?: number;
+    guidance: number;
+    solver: MethodName;
+    nfe: number;
+    /** dopri5 tolerances. */
+    rtol?: number;
+    atol?: number;
+    seed: number;
+    out: string;
+    ema: boolean;
+    /** Also write every image as its own PNG into this folder. */
+    saveImagesDir?: string;
+    /** Also write <out>-trajectory.png: the first (up to 16) samples from noise to image. */
+    trajectory?: boolean;
+    log: (l: string) => void;
+  },
 ) {
   const { model, meta } = await loadImageModel(checkpoint, { ema: o.ema });
   const classes = Math.max(1, meta.dataset.numClasses);
@@ -165,12 +197,24 @@ export async function sampleImageCheckpoint(
   }
   const labels = new Int32Array(o.n).map((_, i) => o.classIndex ?? i % classes);
   const started = performance.now();
-  const images = sampleWithProgress(model, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, seed: o.seed }, 'sample', true);
+  const images = sampleWithProgress(model, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, rtol: o.rtol, atol: o.atol, seed: o.seed }, 'sample', true);
   const [h, w, c] = meta.dataset.shape;
   const base = o.out.replace(/\.(npy|png)$/i, '');
   await writeFileAtomic(`${base}.npy`, encodeNpy(images, [o.n, h, w, c]));
   await saveImageGrid(`${base}.png`, { data: images, shape: [o.n, h, w, c] }, { scale: 2 });
   o.log(`sampled ${o.n} images (${o.solver}, ${o.nfe} NFE, guidance ${o.guidance}) in ${((performance.now() - started) / 1000).toFixed(1)}s → ${base}.npy (n×H×W×C float32 in [-1, 1]), ${base}.png`);
+  const files = [`${base}.npy`, `${base}.png`];
+  if (o.saveImagesDir) {
+    const written = await saveImages(o.saveImagesDir, { data: images, shape: [o.n, h, w, c] }, { prefix: 'sample' });
+    o.log(`wrote ${written.length} PNGs to ${o.saveImagesDir}`);
+    files.push(...written);
+  }
+  if (o.trajectory) {
+    const file = `${base}-trajectory.png`;
+    await saveTrajectory(model, file, { labels: labels.subarray(0, 16), guidance: o.guidance, method: o.solver, nfe: o.nfe, rtol: o.rtol, atol: o.atol, seed: o.seed });
+    o.log(`trajectories: ${file}`);
+    files.push(file);
+  }
   model.dispose();
-  return { files: [`${base}.npy`, `${base}.png`] };
+  return { files };
 }

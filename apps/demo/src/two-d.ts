@@ -187,7 +187,7 @@ export async function plot2d(file: string, data: tf.Tensor, samples: tf.Tensor, 
 }
 
 /** `flowmatch sample` for 2D checkpoints: rebuild the model from the checkpoint's metadata, sample, write files. */
-export async function sample2d(o: { checkpoint: string; solver: MethodName; nfe: number; n: number; seed: number; out: string; ema: boolean; log: (l: string) => void }) {
+export async function sample2d(o: { checkpoint: string; solver: MethodName; nfe: number; rtol?: number; atol?: number; n: number; seed: number; out: string; ema: boolean; log: (l: string) => void }) {
   await resolveBackend();
   const ckpt = await loadCheckpoint(o.checkpoint);
   const meta = (ckpt.config as { meta?: TwoDMeta })?.meta;
@@ -205,7 +205,7 @@ export async function sample2d(o: { checkpoint: string; solver: MethodName; nfe:
   const rng = new Rng(o.seed);
   const x0 = tf.tensor2d(rng.normalArray(o.n * 2), [o.n, 2]);
   const started = performance.now();
-  const result = sample({ model, x0, method: o.solver, steps: stepsForNfe(o.solver, o.nfe), returnIntermediates: true });
+  const result = sample({ model, x0, method: o.solver, steps: stepsForNfe(o.solver, o.nfe), rtol: o.rtol, atol: o.atol, returnIntermediates: true });
   const seconds = (performance.now() - started) / 1000;
   const values = result.x.dataSync() as Float32Array;
   const base = o.out.replace(/\.(npy|csv|png)$/i, '');

@@ -1,5 +1,5 @@
 import { tf, Rng } from '@flowmatch/core';
-import { sample, stepsForNfe, type MethodName, type AdaptiveOptions } from '@flowmatch/solvers';
+import { sample, disposeSampleResult, stepsForNfe, uniformGrid, type MethodName, type AdaptiveOptions } from '@flowmatch/solvers';
 import type { UNetVelocity } from './unet.js';
 import { classifierFreeGuidance } from './guidance.js';
 
@@ -23,6 +23,11 @@ export interface SampleImagesOptions extends AdaptiveOptions {
   batchSize?: number;
   /** After each batch: images done so far and the total, e.g. for a progress line. */
   onBatch?: (done: number, total: number) => void;
+  /**
+   * Also keep this many frames of every trajectory, evenly spaced from t = 0 (noise) to t = 1 (the image): the
+   * states on the solver's own step grid nearest to them (dopri5 reports exactly these times). At least 2.
+   */
+  trajectoryFrames?: number;
 }
 
 export interface SampledImages {
@@ -32,6 +37,8 @@ export interface SampledImages {
   labels: Int32Array;
   /** Model evaluations per image, guidance's doubled batch counted once (dopri5: the largest over batches). */
   nfe: number;
+  /** With trajectoryFrames: the frames' times and, per frame, all n images at that time (n×H×W×C each). */
+  trajectory?: { times: number[]; frames: Float32Array[] };
 }
 
 /**
@@ -64,6 +71,11 @@ export function sampleImages(model: UNetVelocity, options: SampleImagesOptions =
   const adaptive: AdaptiveOptions = { rtol, atol, maxSteps, firstStep, safety, minFactor, maxFactor };
   const rng = new Rng(options.seed ?? 0);
   const data = new Float32Array(n * s * s * c);
+  const frames = options.trajectoryFrames;
+  if (frames !== undefined && (!Number.isInteger(frames) || frames < 2)) throw new RangeError(`sampleImages: trajectoryFrames must be an integer >= 2, got ${frames}`);
+  // dopri5 reports the times of its grid; fixed-step methods report their step grid, from which frames are picked.
+  const grid = frames !== undefined && method === 'dopri5' ? uniformGrid(frames - 1) : undefined;
+  const trajectory = frames !== undefined ? { times: [] as number[], frames: Array.from({ length: frames }, () => new Float32Array(n * s * s * c)) } : undefined;
   let usedNfe = 0;
   model.eval();
   for (let start = 0; start < n; start += batchSize) {
@@ -71,14 +83,34 @@ export function sampleImages(model: UNetVelocity, options: SampleImagesOptions =
     const x0 = tf.tensor4d(rng.normalArray(m * s * s * c), [m, s, s, c]);
     const batchLabels = tf.tensor1d(labels.subarray(start, start + m), 'int32');
     try {
-      const result = sample({ model: velocity, x0, method, steps, ...adaptive, extras: conditional ? { labels: batchLabels } : undefined });
-      data.set(result.x.dataSync() as Float32Array, start * s * s * c);
-      result.x.dispose();
-      usedNfe = Math.max(usedNfe, result.nfe);
+      const result = sample({
+        model: velocity,
+        x0,
+        method,
+        steps,
+        grid,
+        ...adaptive,
+        returnIntermediates: trajectory !== undefined,
+        extras: conditional ? { labels: batchLabels } : undefined,
+      });
+      try {
+        data.set(result.x.dataSync() as Float32Array, start * s * s * c);
+        usedNfe = Math.max(usedNfe, result.nfe);
+        if (trajectory && result.intermediates) {
+          const kept = result.intermediates;
+          trajectory.times = trajectory.frames.map((_, j) => kept[Math.round((j * (kept.length - 1)) / (frames! - 1))].t);
+          trajectory.frames.forEach((frame, j) => {
+            const state = kept[Math.round((j * (kept.length - 1)) / (frames! - 1))].x;
+            frame.set(state.dataSync() as Float32Array, start * s * s * c);
+          });
+        }
+      } finally {
+        disposeSampleResult(result);
+      }
     } finally {
       tf.dispose([x0, batchLabels]);
     }
     options.onBatch?.(start + m, n);
   }
-  return { data, shape: [n, s, s, c], labels, nfe: usedNfe };
+  return { data, shape: [n, s, s, c], labels, nfe: usedNfe, trajectory };
 }

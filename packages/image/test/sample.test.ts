@@ -50,6 +50,25 @@ describe('sampleImages', () => {
     model.dispose();
   });
 
+  it('keeps trajectory frames from the noise (t = 0) to the returned images (t = 1)', () => {
+    const model = new UNetVelocity(tiny);
+    const noise = new Rng(4).normalArray(3 * 64);
+    for (const [method, nfe] of [['midpoint', 12], ['euler', 5], ['dopri5', undefined]] as const) {
+      const out = sampleImages(model, { count: 3, method, nfe, seed: 4, batchSize: 2, trajectoryFrames: 4, rtol: 1e-3, atol: 1e-3 });
+      const { times, frames } = out.trajectory!;
+      expect(frames).toHaveLength(4);
+      expect(times[0]).toBe(0);
+      expect(times[3]).toBe(1);
+      if (method === 'dopri5') times.forEach((t, j) => expect(t).toBeCloseTo(j / 3, 12));
+      else expect(times.every((t, j) => j === 0 || t > times[j - 1])).toBe(true);
+      expect(maxAbsDiff(frames[0], noise)).toBe(0);
+      expect(maxAbsDiff(frames[3], out.data)).toBe(0);
+      expect(maxAbsDiff(frames[1], out.data)).toBeGreaterThan(1e-3);
+    }
+    expect(() => sampleImages(model, { count: 1, trajectoryFrames: 1 })).toThrow(/trajectoryFrames must be an integer >= 2/);
+    model.dispose();
+  });
+
   it('cycles classes for count, reports dopri5 evaluations, and names bad arguments', () => {
     const model = new UNetVelocity(tiny);
     const out = sampleImages(model, { count: 4, method: 'dopri5', rtol: 1e-3, atol: 1e-3 });
