@@ -79,7 +79,8 @@ export const trainImageDefaults: Omit<TrainImageOptions, 'log'> = {
 async function loadDataset(o: TrainImageOptions): Promise<{ data: ImageDataset; source: string }> {
   if (o.dataDir) {
     const data = await loadImageFolder(o.dataDir, { size: o.imageSize, channels: o.channels, onError: 'skip' });
-    if (data.skipped.length) o.log(`skipped ${data.skipped.length} unreadable files (first: ${data.skipped[0].file}: ${data.skipped[0].reason})`);
+    const skipped = data.skipped.length;
+    if (skipped) o.log(`skipped ${skipped} unreadable file${skipped === 1 ? '' : 's'} (first: ${data.skipped[0].file}: ${data.skipped[0].reason})`);
     return { data, source: o.dataDir };
   }
   return { data: await loadMnist({ split: 'train', seed: o.seed }), source: 'mnist' };
