@@ -9,15 +9,13 @@ Timing: warm-up, then the fastest of 5 windows sharing --seconds (robust to othe
 Prints a human line, or with --json one JSON object: {"workload","unit","value","iterations","seconds",
 "threads","torch"}. Threads: torch's default unless --threads is given (reported either way).
 """
-import argparse
-import json
 import math
 import sys
 
 import torch
 from torch import nn
 
-from timing import timed
+from common import parser, report, setup, timed
 
 
 def build_model(dim: int, hidden: int, depth: int) -> nn.Module:
@@ -81,30 +79,16 @@ def bench_sample(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", choices=["mlp2d-train", "mlp2d-sample"], required=True)
-    p.add_argument("--seconds", type=float, default=5.0, help="timed wall-clock budget")
-    p.add_argument("--warmup-seconds", type=float, default=1.0)
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p = parser(__doc__, ["mlp2d-train", "mlp2d-sample"])
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--points", type=int, default=10_000)
     p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    setup(args)
     result = bench_train(args) if args.workload == "mlp2d-train" else bench_sample(args)
-    result = {"workload": args.workload, **result, "threads": torch.get_num_threads(), "torch": torch.__version__}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{args.workload}: {result['value']:.1f} {result['unit']} ({result['iterations']} iterations in "
-              f"{result['seconds']:.2f}s, torch {result['torch']}, {result['threads']} thread(s))")
-    return 0
+    return report(args, result)
 
 
 if __name__ == "__main__":

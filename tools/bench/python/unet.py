@@ -18,9 +18,7 @@ Architecture (DDPM-style; the TypeScript side's UNetVelocity with the same confi
 Timing is the harness's: warm-up, then the fastest of 5 windows sharing --seconds. Prints a human line or,
 with --json, one JSON object {"workload","unit","value","iterations","seconds","threads","torch","params"}.
 """
-import argparse
 import copy
-import json
 import math
 import sys
 
@@ -28,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timing import timed
+from common import parser, report, setup, timed
 
 
 def sinusoid(t: torch.Tensor, dim: int, scale: float = 1000.0, max_period: float = 10000.0) -> torch.Tensor:
@@ -193,11 +191,7 @@ def bench_sample(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", choices=["unet-train", "unet-sample"], required=True)
-    p.add_argument("--seconds", type=float, default=5.0, help="timed wall-clock budget")
-    p.add_argument("--warmup-seconds", type=float, default=1.0)
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p = parser(__doc__, ["unet-train", "unet-sample"])
     p.add_argument("--size", type=int, default=28)
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--classes", type=int, default=10)
@@ -210,21 +204,10 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=50, help="unet-sample images per call")
     p.add_argument("--steps", type=int, default=10, help="unet-sample midpoint steps (2 evaluations each)")
     p.add_argument("--cfg", type=float, default=1.0, help="unet-sample guidance weight")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    setup(args)
     result = bench_train(args) if args.workload == "unet-train" else bench_sample(args)
-    params = sum(p.numel() for p in build(args).parameters())
-    result = {"workload": args.workload, **result, "threads": torch.get_num_threads(), "torch": torch.__version__, "params": params}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{args.workload}: {result['value']:.2f} {result['unit']} ({result['iterations']} iterations in "
-              f"{result['seconds']:.2f}s, {params} parameters, torch {result['torch']}, {result['threads']} thread(s))")
-    return 0
+    return report(args, {**result, "params": sum(p.numel() for p in build(args).parameters())})
 
 
 if __name__ == "__main__":
