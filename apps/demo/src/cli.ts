@@ -4,7 +4,7 @@ import { TOY2D_DATASETS, type Toy2dDataset } from '@flowmatch/core';
 import { METHODS, type MethodName } from '@flowmatch/solvers';
 import { train2d, train2dDefaults, sample2d } from './two-d.js';
 import { trainImage, trainImageDefaults, sampleImageCheckpoint } from './image.js';
-import { loadCheckpoint, disposeCheckpoint, resolveBackend } from '@flowmatch/core';
+import { readCheckpointConfig } from '@flowmatch/core';
 
 const HELP = `flowmatch — flow matching in TypeScript
 
@@ -76,10 +76,8 @@ function couplingName(value: string | undefined): 'independent' | 'ot' | 'sinkho
 
 /** Which demo wrote a checkpoint (its config's meta.kind), so `sample` can dispatch. */
 async function checkpointKind(file: string): Promise<string | undefined> {
-  await resolveBackend();
-  const ckpt = await loadCheckpoint(file);
-  disposeCheckpoint(ckpt);
-  return (ckpt.config as { meta?: { kind?: string } })?.meta?.kind;
+  const config = await readCheckpointConfig(file);
+  return (config as { meta?: { kind?: string } } | undefined)?.meta?.kind;
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -190,6 +190,7 @@ export async function sampleImageCheckpoint(
     log: (l: string) => void;
   },
 ) {
+  await resolveBackend();
   const { model, meta } = await loadImageModel(checkpoint, { ema: o.ema });
   const classes = Math.max(1, meta.dataset.numClasses);
   if (o.classIndex !== undefined && (o.classIndex < 0 || o.classIndex >= classes)) {

@@ -14,6 +14,8 @@ import {
   writeSafetensorsFile,
   CheckpointError,
   CHECKPOINT_FORMAT,
+  readCheckpointConfig,
+  readSafetensorsMetadata,
 } from '@flowmatch/core';
 
 const workDir = mkdtempSync(join(tmpdir(), 'fm-checkpoint-'));
@@ -130,6 +132,28 @@ describe('checkpoints', () => {
     }
     await expect(loadCheckpoint(join(workDir, 'missing.safetensors'))).rejects.toThrow(/missing\.safetensors: cannot read file/);
     expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('reads the config from the header alone, with the same checks on format and JSON', async () => {
+    const path = join(workDir, 'header-only.safetensors');
+    const weight = tf.fill([64, 64], 0.5);
+    await saveCheckpoint(path, { model: { weight }, step: 7, rngState: [1, 2], config: { meta: { kind: 'image' }, lr: 0.1 } });
+    weight.dispose();
+    const start = tf.memory().numTensors;
+    expect(await readCheckpointConfig(path)).toEqual({ meta: { kind: 'image' }, lr: 0.1 });
+    expect((await readSafetensorsMetadata(path)).step).toBe('7');
+    expect(tf.memory().numTensors).toBe(start);
+    const w = { dtype: 'F32' as const, shape: [1], data: new Float32Array([1]) };
+    await writeSafetensorsFile(join(workDir, 'plain2.safetensors'), { w });
+    await expect(readCheckpointConfig(join(workDir, 'plain2.safetensors'))).rejects.toThrow(/plain2\.safetensors: not a flowmatch checkpoint/);
+    await writeSafetensorsFile(join(workDir, 'badcfg.safetensors'), { 'model.w': w }, { format: CHECKPOINT_FORMAT, version: '1', step: '0', rng: '0', config: '{x' });
+    await expect(readCheckpointConfig(join(workDir, 'badcfg.safetensors'))).rejects.toThrow(/badcfg\.safetensors: checkpoint metadata 'config' is not valid JSON/);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(workDir, 'short.safetensors'), new Uint8Array([1, 2, 3]));
+    await expect(readSafetensorsMetadata(join(workDir, 'short.safetensors'))).rejects.toThrow(/short\.safetensors.*truncated/);
+    writeFileSync(join(workDir, 'long.safetensors'), new Uint8Array([255, 0, 0, 0, 0, 0, 0, 0, 123]));
+    await expect(readSafetensorsMetadata(join(workDir, 'long.safetensors'))).rejects.toThrow(/long\.safetensors.*header length 255 runs past the end/);
+    await expect(readCheckpointConfig(join(workDir, 'nope.safetensors'))).rejects.toThrow(/nope\.safetensors: cannot read file/);
   });
 });
 

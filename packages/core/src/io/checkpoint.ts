@@ -9,7 +9,7 @@
  */
 import { tf } from '../backend/tf.js';
 import type { Module } from '../nn/module.js';
-import { readSafetensorsFile, rawTensorsToTf, writeSafetensorsFile, type RawTensors } from './safetensors.js';
+import { readSafetensorsFile, readSafetensorsMetadata, rawTensorsToTf, writeSafetensorsFile, type RawTensors } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'flowmatch-checkpoint';
 export const CHECKPOINT_VERSION = '1';
@@ -159,6 +159,16 @@ function interpretCheckpoint(tensors: RawTensors, metadata: Record<string, strin
 async function readCheckpointFile(path: string): Promise<{ header: CheckpointHeader; metadata: Record<string, string> }> {
   const { tensors, metadata } = await readSafetensorsFile(path);
   return { header: interpretCheckpoint(tensors, metadata, path), metadata };
+}
+
+/** The config a checkpoint was saved with, reading only the file's header (no tensors). Errors name the file. */
+export async function readCheckpointConfig(path: string): Promise<unknown> {
+  const metadata = await readSafetensorsMetadata(path);
+  if (metadata.format !== CHECKPOINT_FORMAT) {
+    const found = metadata.format === undefined ? 'no format metadata' : `format '${metadata.format}'`;
+    throw new CheckpointError(path, `not a flowmatch checkpoint (${found}; expected format '${CHECKPOINT_FORMAT}')`);
+  }
+  return parseJsonField(metadata, 'config', path);
 }
 
 /** Loads a checkpoint as tf tensors; the caller owns them (see disposeCheckpoint). */
