@@ -1,4 +1,7 @@
-import { tf, type Rng } from '@flowmatch/core';
+import { afterAll, beforeAll } from 'vitest';
+import '@tensorflow/tfjs-backend-cpu';
+import { tf, resolveBackend, type Rng } from '@flowmatch/core';
+import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /** Shared by the conv2d backprop kernel tests: paddings, the error measure, and a cpu-vs-wasm comparison. */
 export type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -43,4 +46,21 @@ export async function compareWithCpu(run: () => { shape: number[]; values: Float
     throw new Error(`shapes differ: wasm [${got.shape}], cpu [${want.shape}], expected [${expectedShape}]`);
   }
   return worstError(got.values, want.values);
+}
+
+/**
+ * The hooks of a cpu-vs-wasm kernel test file: resolve the backend first; afterwards restore our wasm loops and
+ * the wasm backend (comparisons switch to cpu and back). `onWasm` is read inside tests: whether wasm runs.
+ */
+export function wasmComparisonHooks(): { readonly onWasm: boolean } {
+  const state = { onWasm: false };
+  beforeAll(async () => {
+    await resolveBackend({ log: false });
+    state.onWasm = tf.getBackend() === 'wasm';
+  });
+  afterAll(async () => {
+    setConvSimdEnabled(true);
+    if (state.onWasm) await tf.setBackend('wasm');
+  });
+  return state;
 }

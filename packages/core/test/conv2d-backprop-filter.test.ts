@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import '@tensorflow/tfjs-backend-cpu';
-import { tf, resolveBackend, describeKernelPatches, Rng } from '@flowmatch/core';
-import { compareWithCpu, randomPad, worstError, type Pad } from './conv-test-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tf, describeKernelPatches, Rng } from '@flowmatch/core';
+import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks } from './conv-test-helpers.js';
 import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /**
@@ -11,7 +10,7 @@ import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
  */
 
 const rng = new Rng(20240611);
-let onWasm = false;
+const backend = wasmComparisonHooks();
 
 interface Case {
   x: number[];
@@ -53,24 +52,16 @@ function compare(c: Case): Promise<number> {
   return compareWithCpu(() => runKernel(c), c.filterShape);
 }
 
-beforeAll(async () => {
-  await resolveBackend({ log: false });
-  onWasm = tf.getBackend() === 'wasm';
-});
 
-afterAll(async () => {
-  setConvSimdEnabled(true);
-  if (onWasm) await tf.setBackend('wasm');
-});
 
 describe('wasm Conv2DBackpropFilter', () => {
   it('is registered as a wasm kernel patch', () => {
     expect(describeKernelPatches('wasm').map((p) => p.kernelName)).toContain('Conv2DBackpropFilter');
-    if (onWasm) expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeTruthy();
+    if (backend.onWasm) expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeTruthy();
   });
 
   it('matches cpu on random shapes, strides, paddings, kernel sizes and channel counts', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     for (let trial = 0; trial < 60; trial++) {
       const k = [1, 3, 4][rng.int(3)];
       const kh = rng.int(5) === 0 ? 1 + rng.int(4) : k;
@@ -86,7 +77,7 @@ describe('wasm Conv2DBackpropFilter', () => {
   });
 
   it('matches cpu on wider layers (vector paths, several images) and small images with large padding', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const cases = [
       await makeCase(4, 12, 13, 16, 24, 3, 3, [1, 1], 'same'),
       await makeCase(3, 14, 14, 32, 8, 4, 4, [2, 2], 'same'),
@@ -99,7 +90,7 @@ describe('wasm Conv2DBackpropFilter', () => {
   });
 
   it('matches cpu with the JavaScript loops (no wasm SIMD module)', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     setConvSimdEnabled(false);
     try {
       for (const c of [await makeCase(2, 9, 8, 5, 3, 3, 3, [2, 2], 'same'), await makeCase(3, 6, 7, 4, 6, 4, 4, [1, 1], 'valid')]) {
@@ -111,7 +102,7 @@ describe('wasm Conv2DBackpropFilter', () => {
   });
 
   it('rejects NCHW and dilations other than 1 with a clear error', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const x = tf.zeros([1, 4, 4, 2]);
     const dy = tf.zeros([1, 4, 4, 3]);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] };
@@ -121,7 +112,7 @@ describe('wasm Conv2DBackpropFilter', () => {
   });
 
   it('gives the gradient of a small conv net w.r.t. its filters, as on cpu', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const xv = rng.normalArray(3 * 10 * 10 * 4);
     const w1v = rng.normalArray(3 * 3 * 4 * 8).map((v) => v * 0.3);
     const w2v = rng.normalArray(4 * 4 * 8 * 6).map((v) => v * 0.2);
@@ -147,7 +138,7 @@ describe('wasm Conv2DBackpropFilter', () => {
   });
 
   it('leaks no tensors or heap buffers, also when it splits a large batch into chunks', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     // K·H_out·W_out = 9·64·32·32 ≈ 590k floats per image: 30 images exceed the 2^24-float chunk limit (28 + 2).
     const c = await makeCase(30, 32, 32, 64, 2, 3, 3, [1, 1], 'same');
     const before = tf.memory().numTensors;
@@ -161,7 +152,7 @@ describe('wasm Conv2DBackpropFilter', () => {
 
 describe('JVP through conv2d on wasm (reverse over reverse)', () => {
   it('matches finite differences of the forward pass', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     await tf.setBackend('wasm');
     const x0 = tf.tensor4d(rng.normalArray(2 * 7 * 7 * 3), [2, 7, 7, 3]);
     const w1 = tf.tensor4d(rng.normalArray(3 * 3 * 3 * 5).map((v) => v * 0.4), [3, 3, 3, 5]);

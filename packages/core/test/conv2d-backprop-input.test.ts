@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import '@tensorflow/tfjs-backend-cpu';
-import { tf, resolveBackend, describeKernelPatches, Rng } from '@flowmatch/core';
-import { compareWithCpu, randomPad, worstError, type Pad } from './conv-test-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tf, describeKernelPatches, Rng } from '@flowmatch/core';
+import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks } from './conv-test-helpers.js';
 import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /**
@@ -11,7 +10,7 @@ import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
  */
 
 const rng = new Rng(77);
-let onWasm = false;
+const backend = wasmComparisonHooks();
 
 interface Case {
   inputShape: [number, number, number, number];
@@ -56,15 +55,7 @@ function compare(c: Case): Promise<number> {
   return compareWithCpu(() => runKernel(c), c.inputShape);
 }
 
-beforeAll(async () => {
-  await resolveBackend({ log: false });
-  onWasm = tf.getBackend() === 'wasm';
-});
 
-afterAll(async () => {
-  setConvSimdEnabled(true);
-  if (onWasm) await tf.setBackend('wasm');
-});
 
 describe('wasm Conv2DBackpropInput patch', () => {
   it('is registered as a wasm kernel patch', () => {
@@ -72,7 +63,7 @@ describe('wasm Conv2DBackpropInput patch', () => {
   });
 
   it('matches cpu on random shapes, strides, paddings, kernel sizes and channel counts', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     for (let trial = 0; trial < 60; trial++) {
       const k = [1, 3, 4][rng.int(3)];
       const kh = rng.int(5) === 0 ? 1 + rng.int(4) : k;
@@ -85,7 +76,7 @@ describe('wasm Conv2DBackpropInput patch', () => {
   });
 
   it('matches cpu on wider layers, with the JavaScript loops too, and when it splits a batch into chunks', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const cases = [
       makeCase(4, 12, 13, 16, 24, 3, 3, [1, 1], 'same'),
       makeCase(3, 14, 14, 32, 8, 4, 4, [2, 2], 'same'),
@@ -110,7 +101,7 @@ describe('wasm Conv2DBackpropInput patch', () => {
   });
 
   it('matches cpu at stride 1 both as a forward conv of the flipped filter and by dy·Wᵀ + col2im', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const cases = [
       makeCase(3, 14, 14, 32, 32, 3, 3, [1, 1], 'same'),
       makeCase(2, 28, 28, 48, 16, 3, 3, [1, 1], 'same'),
@@ -142,7 +133,7 @@ describe('wasm Conv2DBackpropInput patch', () => {
   });
 
   it('gives conv2dTranspose and the input gradient of a conv net as on cpu', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const xv = rng.normalArray(2 * 9 * 9 * 4);
     const w1v = rng.normalArray(3 * 3 * 4 * 6).map((v) => v * 0.3);
     const w2v = rng.normalArray(4 * 4 * 6 * 5).map((v) => v * 0.3);

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import '@tensorflow/tfjs-backend-cpu';
-import { tf, resolveBackend, Rng } from '@flowmatch/core';
-import { compareWithCpu, randomPad } from './conv-test-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tf, Rng } from '@flowmatch/core';
+import { compareWithCpu, randomPad, wasmComparisonHooks } from './conv-test-helpers.js';
 import { wasmThreadPool } from '../src/backend/kernels/wasm-threads.js';
 import { fitsThreadedConv, threadedConvPool } from '../src/backend/kernels/wasm-conv-threaded.js';
 
@@ -12,16 +11,9 @@ import { fitsThreadedConv, threadedConvPool } from '../src/backend/kernels/wasm-
  */
 
 const rng = new Rng(77);
-let onWasm = false;
+const backend = wasmComparisonHooks();
 
-beforeAll(async () => {
-  const report = await resolveBackend({ log: false });
-  onWasm = report.tfjsName === 'wasm';
-});
 
-afterAll(async () => {
-  if (onWasm) await tf.setBackend('wasm');
-});
 
 interface ConvCase {
   x: [number, number, number, number];
@@ -70,13 +62,13 @@ function read(t: tf.Tensor): { shape: number[]; values: Float32Array } {
 
 describe('threaded wasm convolutions', () => {
   it('run on a pool of the requested threads', () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const pool = wasmThreadPool();
     expect(pool?.threads).toBe(Number(process.env.FM_THREADS));
   });
 
   it('Conv2D, FusedConv2D (bias) and Conv2DBackpropFilter match cpu on random shapes, strides and paddings', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const pool = wasmThreadPool()!;
     let threaded = 0;
     for (let trial = 0; trial < 25; trial++) {
@@ -123,7 +115,7 @@ describe('threaded wasm convolutions', () => {
   });
 
   it('leave convolutions too large for the shared memory (1 GiB) to the single-threaded kernels', () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const pool = wasmThreadPool()!;
     const geometry = { N: 32, H: 28, W: 28, C: 16, Ho: 28, Wo: 28, Co: 16, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1 };
     expect(fitsThreadedConv(pool, geometry)).toBe(true);
@@ -134,7 +126,7 @@ describe('threaded wasm convolutions', () => {
   });
 
   it('report a job that traps, and keep working for the next one', async () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const pool = wasmThreadPool()!;
     // A forward job whose input pointer lies far outside the shared memory: every chunk traps.
     const geometry = [64, 4, 4, 16, 4, 4, 4, 3, 3, 1, 1, 1, 1];
@@ -149,7 +141,7 @@ describe('threaded wasm convolutions', () => {
   });
 
   it('leak no tensors and give the same gradient bit for bit on every run, at a U-Net shape', () => {
-    if (!onWasm) return;
+    if (!backend.onWasm) return;
     const pool = wasmThreadPool()!;
     const x = tf.tensor4d(rng.normalArray(8 * 28 * 28 * 16), [8, 28, 28, 16]);
     const w = tf.tensor4d(rng.normalArray(3 * 3 * 16 * 32).map((v) => v * 0.1), [3, 3, 16, 32]);
