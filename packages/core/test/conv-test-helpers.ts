@@ -64,3 +64,16 @@ export function wasmComparisonHooks(): { readonly onWasm: boolean } {
   });
   return state;
 }
+
+/** Runs one kernel on tensors made from plain values and returns its output's shape and values (all freed). */
+export function runKernelOn(
+  kernelName: string,
+  inputs: Record<string, { values: Float32Array; shape: number[] }>,
+  attrs: Record<string, unknown>,
+): { shape: number[]; values: Float32Array } {
+  const tensors = Object.fromEntries(Object.entries(inputs).map(([name, { values, shape }]) => [name, tf.tensor(values, shape)]));
+  const out = tf.engine().runKernel(kernelName, tensors, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const result = { shape: out.shape.slice(), values: out.dataSync() as Float32Array };
+  tf.dispose([...Object.values(tensors), out]);
+  return result;
+}

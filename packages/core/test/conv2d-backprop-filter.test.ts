@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, describeKernelPatches, Rng } from '@flowmatch/core';
-import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks } from './conv-test-helpers.js';
+import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks, runKernelOn } from './conv-test-helpers.js';
 import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /**
@@ -27,17 +27,12 @@ function size(shape: number[]): number {
 }
 
 function runKernel(c: Case): { shape: number[]; values: Float32Array } {
-  const x = tf.tensor(c.xValues, c.x);
-  const dy = tf.tensor(c.dyValues, c.dy);
-  const out = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+  return runKernelOn('Conv2DBackpropFilter', { x: { values: c.xValues, shape: c.x }, dy: { values: c.dyValues, shape: c.dy } }, {
     strides: c.strides,
     pad: c.pad,
     dataFormat: 'NHWC',
     filterShape: c.filterShape,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const result = { shape: out.shape.slice(), values: out.dataSync() as Float32Array };
-  tf.dispose([x, dy, out]);
-  return result;
+  });
 }
 
 /** A case with the output shape the cpu backend's conv2d gives for these settings. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, describeKernelPatches, Rng } from '@flowmatch/core';
-import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks } from './conv-test-helpers.js';
+import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks, runKernelOn } from './conv-test-helpers.js';
 import { setConvSimdEnabled } from '../src/backend/kernels/wasm-conv-simd.js';
 
 /**
@@ -23,17 +23,12 @@ interface Case {
 }
 
 function runKernel(c: Case): { shape: number[]; values: Float32Array } {
-  const dy = tf.tensor(c.dyValues, c.dy);
-  const filter = tf.tensor(c.filterValues, c.filterShape);
-  const out = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+  return runKernelOn('Conv2DBackpropInput', { dy: { values: c.dyValues, shape: c.dy }, filter: { values: c.filterValues, shape: c.filterShape } }, {
     strides: c.strides,
     pad: c.pad,
     dataFormat: 'NHWC',
     inputShape: c.inputShape,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const result = { shape: out.shape.slice(), values: out.dataSync() as Float32Array };
-  tf.dispose([dy, filter, out]);
-  return result;
+  });
 }
 
 function makeCase(n: number, h: number, w: number, cin: number, cout: number, kh: number, kw: number, strides: [number, number], pad: Pad): Case {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, Rng } from '@flowmatch/core';
-import { compareWithCpu, randomPad, wasmComparisonHooks } from './conv-test-helpers.js';
+import { compareWithCpu, randomPad, wasmComparisonHooks, runKernelOn } from './conv-test-helpers.js';
 import { wasmThreadPool } from '../src/backend/kernels/wasm-threads.js';
 import { fitsThreadedConv, threadedConvPool } from '../src/backend/kernels/wasm-conv-threaded.js';
 
@@ -89,16 +89,12 @@ describe('threaded wasm convolutions', () => {
       );
       const filterGrad = await compareWithCpu(
         () =>
-          tf.tidy(() =>
-            read(
-              tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(c.xValues, c.x), dy: tf.tensor(dyValues, shape) }, {
-                strides: c.strides,
-                pad: c.pad,
-                dataFormat: 'NHWC',
-                filterShape: c.filter,
-              } as unknown as tf.NamedAttrMap) as tf.Tensor,
-            ),
-          ),
+          runKernelOn('Conv2DBackpropFilter', { x: { values: c.xValues, shape: c.x }, dy: { values: dyValues, shape } }, {
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: 'NHWC',
+            filterShape: c.filter,
+          }),
         c.filter,
       );
       const label = JSON.stringify({ x: c.x, filter: c.filter, strides: c.strides, pad: c.pad });

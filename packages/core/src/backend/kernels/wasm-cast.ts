@@ -1,5 +1,5 @@
 import { registerKernelPatch } from '../kernel-patches.js';
-import { replaceWasmKernel } from './wasm-heap.js';
+import { replaceWasmKernel, shareInput } from './wasm-heap.js';
 
 /**
  * tfjs-backend-wasm 4.22's Cast copies the buffer even when the dtype does not change — and tfjs-core's
@@ -15,7 +15,6 @@ registerKernelPatch({
     replaceWasmKernel('Cast', (original) => (args) => {
       const x = args.inputs.x;
       if (x.dtype !== (args.attrs as { dtype?: string }).dtype || x.dtype === 'string') return original(args as never);
-      args.backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      return shareInput(args.backend, x);
     }),
 });

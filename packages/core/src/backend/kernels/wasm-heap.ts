@@ -46,3 +46,12 @@ export function replaceWasmKernel(kernelName: string, wrap: (original: tf.Kernel
 export function callKernel(kernel: tf.KernelFunc, args: KernelArgs<any>): tf.TensorInfo | tf.TensorInfo[] {
   return kernel(args as unknown as Parameters<tf.KernelFunc>[0]);
 }
+
+/**
+ * The input itself as the output, its buffer shared by reference count: exact for kernels that would only copy
+ * (tensors are immutable; a variable's assign swaps its dataId, never writes into it).
+ */
+export function shareInput(backend: WasmBackendInternals, x: tf.TensorInfo): tf.TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}

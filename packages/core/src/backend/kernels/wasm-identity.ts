@@ -1,5 +1,5 @@
 import { registerKernelPatch } from '../kernel-patches.js';
-import { replaceWasmKernel } from './wasm-heap.js';
+import { replaceWasmKernel, shareInput } from './wasm-heap.js';
 
 /**
  * tfjs-backend-wasm 4.22's Identity copies the whole buffer. The engine runs Identity for every tf.clone,
@@ -16,7 +16,6 @@ registerKernelPatch({
     replaceWasmKernel('Identity', (original) => (args) => {
       const x = args.inputs.x;
       if (x.dtype === 'string') return original(args as never);
-      args.backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      return shareInput(args.backend, x);
     }),
 });
