@@ -1,5 +1,4 @@
 // @flowmatch/image — U-Net velocity models for images (NHWC tensors).
-export * from './nn/index.js';
 export * from './unet.js';
 export * from './data/index.js';
 export * from './io/index.js';

@@ -1,11 +1,4 @@
-import { tf, Module, Rng, Linear, type ModelExtras } from '@flowmatch/core';
-import { Conv2d } from './nn/conv2d.js';
-import { GroupNorm } from './nn/group-norm.js';
-import { silu } from './nn/activations.js';
-import { ResBlock } from './nn/resblock.js';
-import { AttentionBlock } from './nn/attention.js';
-import { Downsample, Upsample } from './nn/sampling.js';
-import { sinusoidalTimeFeatures } from './nn/time-embedding.js';
+import { tf, Module, Rng, Conv2d, GroupNorm, ResBlock, AttentionBlock, Downsample, Upsample, TimeEmbedding, type ModelExtras } from '@flowmatch/core';
 
 export interface UNetVelocityConfig {
   /** Height = width of the (square) images. Must be divisible by 2^(channelMults.length − 1). */
@@ -110,22 +103,6 @@ function validate(c: ResolvedUNetVelocityConfig): void {
   }
 }
 
-/** A sinusoidal-features → Linear → SiLU → Linear embedding of one batched scalar. */
-class ScalarEmbedding extends Module {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-
-  constructor(readonly featureDim: number, embDim: number, readonly scale: number, rng: Rng) {
-    super();
-    this.fc1 = this.registerModule('fc1', new Linear(featureDim, embDim, { rng }));
-    this.fc2 = this.registerModule('fc2', new Linear(embDim, embDim, { rng }));
-  }
-
-  forward(s: tf.Tensor1D): tf.Tensor2D {
-    return tf.tidy(() => this.fc2.forward(silu(this.fc1.forward(sinusoidalTimeFeatures(s, this.featureDim, this.scale)))) as tf.Tensor2D);
-  }
-}
-
 type DownStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'down'; block: Downsample };
 type UpStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'up'; block: Upsample };
 
@@ -147,8 +124,8 @@ export class UNetVelocity extends Module {
   /** The resolved configuration: store it with checkpoints, rebuild with UNetVelocity.fromConfig. */
   readonly config: ResolvedUNetVelocityConfig;
   readonly embDim: number;
-  private readonly timeEmbed: ScalarEmbedding;
-  private readonly secondTimeEmbed?: ScalarEmbedding;
+  private readonly timeEmbed: TimeEmbedding;
+  private readonly secondTimeEmbed?: TimeEmbedding;
   private readonly classEmbedding?: tf.Variable;
   private readonly inConv: Conv2d;
   private readonly downSteps: DownStep[] = [];
@@ -171,8 +148,8 @@ export class UNetVelocity extends Module {
     const attnOpts = { heads: c.attentionHeads, groups: c.groups, rng };
     const resOpts = { groups: c.groups, dropout: c.dropout, rng, dropoutRng };
 
-    this.timeEmbed = this.registerModule('timeEmbed', new ScalarEmbedding(base, embDim, c.timeScale, rng));
-    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new ScalarEmbedding(base, embDim, c.timeScale, rng));
+    this.timeEmbed = this.registerModule('timeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
+    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
     if (c.numClasses > 0) {
       // One row per class plus the null class (index numClasses). Looked up as oneHot · table: the gradient
       // of tf.gather needs UnsortedSegmentSum, which tfjs-backend-wasm does not have.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tf, Rng, groupNormInference } from '@flowmatch/core';
-import { UNetVelocity, type UNetVelocityConfig, upsampleNearest2x, GroupNorm } from '../src/index.js';
+import { tf, Rng, groupNormInference, upsampleNearest2x, GroupNorm } from '@flowmatch/core';
+import { UNetVelocity, type UNetVelocityConfig } from '../src/index.js';
 
 const tiny: UNetVelocityConfig = {
   imageSize: 8,

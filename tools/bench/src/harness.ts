@@ -1,6 +1,7 @@
 import { cpus, platform, arch } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { tf, resolveBackend, describeKernelPatches } from '@flowmatch/core';
+import { tf, resolveBackend } from '@flowmatch/core';
+import { describeKernelPatches } from '@flowmatch/wasm-kernels';
 import { isMissingPyTorch, pythonExecutable, runPyTorch, type PyTorchInfo } from './pytorch.js';
 import { formatProfile, installKernelProfiler } from './profile.js';
 

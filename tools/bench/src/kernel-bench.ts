@@ -5,7 +5,8 @@
  * short rounds and keeps the best round of each, so a busy machine skews both sides alike.
  */
 import '@tensorflow/tfjs-backend-wasm';
-import { tf, resolveBackend, describeKernelPatches } from '@flowmatch/core';
+import { tf, resolveBackend } from '@flowmatch/core';
+import { describeKernelPatches } from '@flowmatch/wasm-kernels';
 
 interface Case {
   kernel: string;

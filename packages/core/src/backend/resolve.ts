@@ -1,6 +1,5 @@
 import { tf } from './tf.js';
-import { applyKernelPatches } from './kernel-patches.js';
-import { startWasmThreads } from './kernels/wasm-threads.js';
+import { KNOWN_EXTENSIONS, listBackendExtensions, registerBackendExtension, type ActiveExtension, type BackendExtension } from './extensions.js';
 
 /** Names a user can give to FM_BACKEND or `resolveBackend({ backend })`. */
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu' | (string & {});
@@ -24,10 +23,14 @@ export interface BackendReport {
   name: string;
   /** tfjs's name of it (`tensorflow`, `wasm`, `cpu`). */
   tfjsName: string;
-  /** wasm only: threads our threaded kernels use (1: none started). */
+  /** Threads the extensions' kernels run on, where an extension runs any. */
   threads?: number;
   /** Every candidate tried before it, with why it was not used. */
   failures: BackendFailure[];
+  /** Backend extensions activated on it (e.g. @flowmatch/wasm-kernels), with their summaries. */
+  extensions: ActiveExtension[];
+  /** Extensions for this backend that were not activated, with why (not installed, turned off, failed). */
+  extensionFailures: BackendFailure[];
   /** Whether FM_BACKEND or an explicit option chose it. */
   forced: boolean;
 }
@@ -49,8 +52,11 @@ async function importOptional(specifier: string): Promise<unknown> {
     return await import(specifier);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new Error(`${specifier} is not installed (optional peer dependency)`);
+    // Only the package itself missing means "not installed"; a module missing inside it is its own error.
+    const message = String((err as Error).message);
+    const notFound = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /cannot find|could not resolve|failed to (load|resolve)/i.test(message);
+    if (notFound && message.includes(specifier)) {
+      throw new Error(`${specifier} is not installed`);
     }
     throw err;
   }
@@ -97,6 +103,11 @@ export interface ResolveOptions {
   backend?: BackendName;
   /** Print the chosen backend (once per process). Default true. */
   log?: boolean | ((line: string) => void);
+  /**
+   * Activate backend extensions (installed packages such as @flowmatch/wasm-kernels, and registered ones).
+   * Default true; FM_EXTENSIONS=none turns them off.
+   */
+  extensions?: boolean;
 }
 
 /**
@@ -130,8 +141,10 @@ async function doResolve(forcedName: string | undefined, options: ResolveOptions
   const failures: BackendFailure[] = [];
   for (const candidate of order) {
     try {
-      const { tfjsName, threads } = await activate(candidate);
-      const report: BackendReport = { name: candidate.name, tfjsName, threads, failures, forced: Boolean(forcedName) };
+      const tfjsName = await activate(candidate);
+      const { extensions, extensionFailures } = await activateExtensions(tfjsName, extensionsWanted(options));
+      const threads = extensions.find((e) => e.threads !== undefined)?.threads;
+      const report: BackendReport = { name: candidate.name, tfjsName, threads, failures, extensions, extensionFailures, forced: Boolean(forcedName) };
       const changed = current?.name !== report.name;
       current = report;
       if (changed) announce(report, options.log);
@@ -146,7 +159,7 @@ async function doResolve(forcedName: string | undefined, options: ResolveOptions
   );
 }
 
-async function activate(candidate: BackendCandidate): Promise<{ tfjsName: string; threads?: number }> {
+async function activate(candidate: BackendCandidate): Promise<string> {
   const listenersBefore = snapshotProcessListeners();
   const tfjsName = await candidate.load();
   if (!tf.findBackendFactory(tfjsName)) throw new Error(`loading it registered no '${tfjsName}' backend`);
@@ -156,11 +169,54 @@ async function activate(candidate: BackendCandidate): Promise<{ tfjsName: string
   // whole minified module as context; remove whatever the backend added so errors print normally.
   restoreProcessListeners(listenersBefore);
   if (!ok || tf.getBackend() !== tfjsName) throw new Error(`tf.setBackend('${tfjsName}') failed`);
-  applyKernelPatches(tfjsName);
-  if (tfjsName !== 'wasm') return { tfjsName };
-  // Our threaded kernels (convolutions) run on this pool; without it they keep their single-threaded paths.
-  const pool = await startWasmThreads();
-  return { tfjsName, threads: pool?.threads ?? 1 };
+  return tfjsName;
+}
+
+function extensionsWanted(options: ResolveOptions): boolean {
+  if (options.extensions !== undefined) return options.extensions;
+  const env = typeof process !== 'undefined' ? process.env.FM_EXTENSIONS : undefined;
+  return env !== 'none' && env !== '0' && env !== 'off';
+}
+
+const activated = new Map<string, ActiveExtension>();
+
+/**
+ * Finds the installed known extensions for this backend, then activates every registered one that applies (once
+ * per process: kernels registered with tfjs stay registered). A failure is reported, never thrown: the backend
+ * runs on its own kernels then.
+ */
+async function activateExtensions(tfjsName: string, wanted: boolean): Promise<{ extensions: ActiveExtension[]; extensionFailures: BackendFailure[] }> {
+  const extensions: ActiveExtension[] = [];
+  const extensionFailures: BackendFailure[] = [];
+  if (!wanted) {
+    for (const known of KNOWN_EXTENSIONS) if (known.backends.includes(tfjsName)) extensionFailures.push({ name: known.specifier, reason: 'turned off (FM_EXTENSIONS=none)' });
+    return { extensions, extensionFailures };
+  }
+  for (const known of KNOWN_EXTENSIONS) {
+    if (!known.backends.includes(tfjsName) || listBackendExtensions().some((e) => e.name === known.specifier)) continue;
+    try {
+      const module = (await importOptional(known.specifier)) as { backendExtension?: BackendExtension };
+      if (!module.backendExtension) throw new Error('it exports no backendExtension');
+      registerBackendExtension(module.backendExtension);
+    } catch (err) {
+      extensionFailures.push({ name: known.specifier, reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  for (const extension of listBackendExtensions()) {
+    if (!extension.backends.includes(tfjsName)) continue;
+    const key = `${tfjsName}/${extension.name}`;
+    try {
+      let active = activated.get(key);
+      if (!active) {
+        active = { name: extension.name, ...(await extension.activate({ tfjsName, tf })) };
+        activated.set(key, active);
+      }
+      extensions.push(active);
+    } catch (err) {
+      extensionFailures.push({ name: extension.name, reason: `activation failed: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+  return { extensions, extensionFailures };
 }
 
 type ListenerSnapshot = Map<string, Function[]>;
@@ -186,8 +242,11 @@ function announce(report: BackendReport, log: ResolveOptions['log']): void {
   const skipped = report.failures.length
     ? ` (skipped: ${report.failures.map((f) => `${f.name}: ${f.reason}`).join('; ')})`
     : '';
-  const threads = report.threads !== undefined ? `, ${report.threads} thread${report.threads === 1 ? '' : 's'} for convolutions (FM_THREADS)` : '';
-  const line = `[flowmatch] backend: ${report.name}${threads}${report.forced ? ' (forced by FM_BACKEND)' : ''}${skipped}`;
+  const extensions = report.extensions.map((e) => ` + ${e.name} (${e.summary})`).join('');
+  const missing = report.extensionFailures.length
+    ? ` (without ${report.extensionFailures.map((f) => `${f.name}: ${f.reason}`).join('; ')})`
+    : '';
+  const line = `[flowmatch] backend: ${report.name}${extensions}${missing}${report.forced ? ' (forced by FM_BACKEND)' : ''}${skipped}`;
   if (typeof log === 'function') log(line);
   else console.error(line);
 }

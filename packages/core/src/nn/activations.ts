@@ -2,7 +2,11 @@ import { tf } from '../backend/tf.js';
 
 export type ActivationName = 'silu' | 'elu' | 'relu' | 'gelu' | 'tanh' | 'softplus';
 
-/** SiLU/swish: x·sigmoid(x). */
+/**
+ * SiLU/swish: x·σ(x). tf.sigmoid's gradient reuses its output (dy·y·(1−y)); on tfjs 4.22 that is still
+ * twice-differentiable, because the saved output is the very tensor the tape recorded for the Sigmoid op, so an
+ * outer tape differentiates through it (the U-Net's double-reverse JVP test checks this against finite differences).
+ */
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
 }

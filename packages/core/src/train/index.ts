@@ -4,3 +4,4 @@ export * from './optimizer.js';
 export * from './ema.js';
 export * from './progress.js';
 export * from './trainer.js';
+export * from './fused-adam.js';

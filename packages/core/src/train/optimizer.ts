@@ -1,6 +1,6 @@
 import { tf } from '../backend/tf.js';
 import { FlatLayout } from './flat-params.js';
-import { fusedAdamAvailable, fusedAdamStep, sumOfSquares, type FlatAdamAttrs } from '../backend/kernels/wasm-adam.js';
+import { fusedAdamAvailable, fusedAdamStep, sumOfSquares, type FlatAdamAttrs } from './fused-adam.js';
 
 export interface AdamConfig {
   name?: 'adam' | 'adamw';
@@ -92,7 +92,7 @@ export class FlatAdam {
   }
 
   /**
-   * The same update as one fused wasm kernel (backend/kernels/wasm-adam.ts): every element goes through the
+   * The same update as one fused wasm kernel (FlatAdam, by name: see fused-adam.ts): every element goes through the
    * float32 operations of the tf-ops path above in the same order; only the gradient norm is summed in another
    * order. Parameters and gradients are read in place, without the flat copies.
    */

@@ -10,8 +10,8 @@ import {
   loadCheckpoint,
   saveCheckpoint,
   disposeCheckpoint,
+  Conv2d,
 } from '@flowmatch/core';
-import { Conv2d } from '../nn/conv2d.js';
 import { loadMnist } from '../data/mnist.js';
 
 export interface DigitClassifierConfig {
