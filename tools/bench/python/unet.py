@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
-"""PyTorch reference for the U-Net workloads of tools/bench: the same architecture as @flowmatch/image's
-UNetVelocity, written independently in plain torch.nn (NCHW, PyTorch's native layout and default init).
+"""PyTorch twin of @flowmatch/image's UNetVelocity (packages/image/src/unet.ts and nn/*.ts), written independently
+in plain torch.nn (NCHW, PyTorch's native layout and default init), and the U-Net workloads of tools/bench:
 
   unet-train   one class-conditional flow matching step: images and labels, 10% label dropout to the null
                class, noise and t, x_t = t·x1 + (1 − t)·x0, target x1 − x0, forward, MSE, backward, global
@@ -9,11 +8,17 @@ UNetVelocity, written independently in plain torch.nn (NCHW, PyTorch's native la
                guidance (both branches in one doubled batch), under torch.inference_mode().
 
 Architecture (DDPM-style; the TypeScript side's UNetVelocity with the same config):
-  time: sinusoid(1000·t, base dims) → Linear → SiLU → Linear (width 4·base), + class embedding (classes + null)
-  in 3×3 conv; per level: blocks × ResBlock [+ attention], stride-2 3×3 conv between levels; middle ResBlock,
-  attention, ResBlock; up: (blocks + 1) × ResBlock on concat(h, skip) [+ attention], nearest 2× + 3×3 conv;
-  out GroupNorm → SiLU → 3×3 conv. ResBlock: GN → SiLU → conv3 (+ Linear(SiLU(emb))) → GN → SiLU → conv3,
-  1×1 skip when channels change. Attention: GN, 1×1 qkv, softmax(q·kᵀ/√d)·v, 1×1 proj, residual.
+  time: sinusoid(timeScale·t, base dims) → Linear → SiLU → Linear (width 4·base) [+ the same on t − r or r]
+  [+ class embedding (classes + null)]; in 3×3 conv; per level: blocks × ResBlock [+ attention], stride-2 3×3
+  conv between levels; middle ResBlock, [attention], ResBlock; up: (blocks + 1) × ResBlock on concat(h, skip)
+  [+ attention], nearest 2× + 3×3 conv; out GroupNorm → SiLU → 3×3 conv. ResBlock: GN → SiLU → conv3
+  (+ Linear(SiLU(emb))) → GN → SiLU → dropout → conv3, 1×1 skip when channels change. Attention: GN, 1×1 qkv,
+  per head softmax(q·kᵀ/√d)·v, 1×1 proj, residual.
+
+Modules carry flowmatch's names (down0_res0.conv1, mid_attn.qkv, up1_upsample.conv, ...), so a flowmatch
+checkpoint maps onto this twin leaf by leaf: see flowmatch_checkpoint.py. Every convolution pads as tfjs's
+'same' does (tf_same_padding), which for a stride-2 conv on an even size is 0 before and 1 after, not
+PyTorch's symmetric padding=1.
 
 Timing is the harness's: warm-up, then the fastest of 5 windows sharing --seconds. Prints a human line or,
 with --json, one JSON object {"workload","unit","value","iterations","seconds","threads","torch","params"}.
@@ -30,109 +35,222 @@ from common import parser, report, setup, timed
 
 
 def sinusoid(t: torch.Tensor, dim: int, scale: float = 1000.0, max_period: float = 10000.0) -> torch.Tensor:
+    """[sin(scale·t·f_k), cos(scale·t·f_k)], f_k = max_period^(−k/half). The frequencies are computed in float64
+    and rounded once to float32, as the TypeScript side does, so the products scale·f_k·t agree bit for bit."""
     half = dim // 2
-    freqs = scale * torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
-    args = t[:, None] * freqs[None, :]
+    freqs = scale * torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float64) / half)
+    args = t[:, None] * freqs.to(torch.float32)[None, :]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
 
 
+def tf_same_padding(size: int, kernel: int, stride: int):
+    """(before, after) padding of tfjs's 'same' convolution along one axis: output ceil(size/stride), total
+    padding max((out − 1)·stride + kernel − size, 0), the odd element after. A stride-2 3×3 conv on an even
+    size pads (0, 1), where PyTorch's padding=1 would pad (1, 1) and shift every output by one input pixel."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """nn.Conv2d (same parameters) that pads like tfjs's 'same'. `padding_rule = "symmetric"` pads kernel//2
+    on both sides instead, as this twin once did; only there to show what the tfjs rule fixes."""
+
+    padding_rule = "tfjs"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0)
+
+    def forward(self, x):
+        kh, kw = self.kernel_size
+        sh, sw = self.stride
+        if self.padding_rule == "symmetric":
+            return F.conv2d(x, self.weight, self.bias, self.stride, (kh // 2, kw // 2))
+        top, bottom = tf_same_padding(x.shape[2], kh, sh)
+        left, right = tf_same_padding(x.shape[3], kw, sw)
+        if top == bottom and left == right:  # the common case: let the conv pad, no extra copy
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left))
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride)
+
+
+class ChannelLinear(nn.Conv2d):
+    """A Linear layer over the channel axis, run as a 1×1 convolution on NCHW. Its own class (rather than a
+    plain 1×1 nn.Conv2d) because flowmatch stores it as a Linear ([in, out]), not as a conv kernel."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 1)
+
+
+class ScalarEmbedding(nn.Module):
+    """sinusoid(scale·s) → Linear → SiLU → Linear, flowmatch's timeEmbed / secondTimeEmbed."""
+
+    def __init__(self, feature_dim: int, emb_dim: int, scale: float):
+        super().__init__()
+        self.feature_dim, self.scale = feature_dim, scale
+        self.fc1 = nn.Linear(feature_dim, emb_dim)
+        self.fc2 = nn.Linear(emb_dim, emb_dim)
+
+    def forward(self, s):
+        return self.fc2(F.silu(self.fc1(sinusoid(s, self.feature_dim, self.scale))))
+
+
 class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, emb: int, groups: int):
+    def __init__(self, cin: int, cout: int, emb: int, groups: int, dropout: float = 0.0):
         super().__init__()
         self.norm1 = nn.GroupNorm(groups, cin)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.emb_proj = nn.Linear(emb, cout)
+        self.conv1 = SameConv2d(cin, cout, 3)
+        self.embProj = nn.Linear(emb, cout)
         self.norm2 = nn.GroupNorm(groups, cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = SameConv2d(cout, cout, 3)
+        self.skip = SameConv2d(cin, cout, 1) if cin != cout else None
 
     def forward(self, x, emb):
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb_proj(F.silu(emb))[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        return self.skip(x) + h
+        h = h + self.embProj(F.silu(emb))[:, :, None, None]
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        return (x if self.skip is None else self.skip(x)) + h
 
 
 class Attention(nn.Module):
-    def __init__(self, channels: int, groups: int):
+    def __init__(self, channels: int, groups: int, heads: int = 1):
         super().__init__()
+        if channels % heads != 0:
+            raise ValueError(f"Attention: channels ({channels}) must be divisible by heads ({heads})")
+        self.heads = heads
         self.norm = nn.GroupNorm(groups, channels)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
+        self.qkv = ChannelLinear(channels, 3 * channels)
+        self.proj = ChannelLinear(channels, channels)
 
     def forward(self, x):
         b, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).unbind(1)
-        scores = torch.bmm(q.transpose(1, 2), k) / math.sqrt(c)  # [B, N, N]
-        out = torch.bmm(v, scores.softmax(dim=-1).transpose(1, 2))  # [B, C, N]
+        n, heads = h * w, self.heads
+        d = c // heads
+        # qkv's channels are [q | k | v], each split into heads of d consecutive channels (flowmatch's order).
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, heads, d, n).unbind(1)
+        q, k, v = (m.reshape(b * heads, d, n) for m in (q, k, v))
+        scores = torch.bmm(q.transpose(1, 2), k) / math.sqrt(d)  # [B·heads, N, N]
+        out = torch.bmm(v, scores.softmax(dim=-1).transpose(1, 2))  # [B·heads, d, N]
         return x + self.proj(out.reshape(b, c, h, w))
 
 
-class UNet(nn.Module):
-    def __init__(self, channels=1, base=16, mults=(1, 2, 2), blocks=1, attention_levels=(), mid_attention=True,
-                 groups=8, num_classes=10):
+class Downsample(nn.Module):
+    def __init__(self, channels: int):
         super().__init__()
+        self.conv = SameConv2d(channels, channels, 3, stride=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = SameConv2d(channels, channels, 3)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class UNetVelocity(nn.Module):
+    """The twin of flowmatch's UNetVelocity; arguments are its config fields (snake_case) with its defaults.
+    forward(x [B, C, H, W] NCHW, t [B], labels [B] int or None, r [B] or None) → velocity [B, C, H, W]."""
+
+    def __init__(self, image_size=None, channels=1, base_channels=32, channel_mults=(1, 2, 2), blocks_per_level=2,
+                 attention_levels=None, mid_attention=True, attention_heads=1, groups=8, dropout=0.0,
+                 num_classes=0, second_time=False, second_time_input="interval", time_scale=1000.0):
+        super().__init__()
+        if second_time_input not in ("interval", "r"):
+            raise ValueError(f"second_time_input must be 'interval' or 'r', got {second_time_input!r}")
+        channel_mults = list(channel_mults)
+        attention_levels = [len(channel_mults) - 1] if attention_levels is None else list(attention_levels)
+        base = base_channels
         emb = 4 * base
-        self.base = base
-        self.time_mlp = nn.Sequential(nn.Linear(base, emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.class_emb = nn.Embedding(num_classes + 1, emb) if num_classes > 0 else None
-        self.in_conv = nn.Conv2d(channels, base, 3, padding=1)
-        self.down = nn.ModuleList()
+        self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
+        self.second_time_input = second_time_input
+        self.timeEmbed = ScalarEmbedding(base, emb, time_scale)
+        self.secondTimeEmbed = ScalarEmbedding(base, emb, time_scale) if second_time else None
+        # One row per class plus the null class (index num_classes).
+        self.classEmbedding = nn.Embedding(num_classes + 1, emb) if num_classes > 0 else None
+        self.inConv = SameConv2d(channels, base, 3)
+        # Forward order as lists of flowmatch module names; the modules themselves are attributes by those names.
+        self.down_steps, self.up_steps = [], []
         skips = [base]
         ch = base
-        for level, mult in enumerate(mults):
+        for level, mult in enumerate(channel_mults):
             out = base * mult
-            for _ in range(blocks):
-                self.down.append(nn.ModuleList([ResBlock(ch, out, emb, groups)] + ([Attention(out, groups)] if level in attention_levels else [])))
+            for i in range(blocks_per_level):
+                self.add_module(f"down{level}_res{i}", ResBlock(ch, out, emb, groups, dropout))
+                attn = f"down{level}_attn{i}" if level in attention_levels else None
+                if attn:
+                    self.add_module(attn, Attention(out, groups, attention_heads))
+                self.down_steps.append(("res", f"down{level}_res{i}", attn))
                 ch = out
                 skips.append(ch)
-            if level < len(mults) - 1:
-                self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+            if level < len(channel_mults) - 1:
+                self.add_module(f"down{level}_downsample", Downsample(ch))
+                self.down_steps.append(("down", f"down{level}_downsample", None))
                 skips.append(ch)
-        self.mid1 = ResBlock(ch, ch, emb, groups)
-        self.mid_attn = Attention(ch, groups) if mid_attention else nn.Identity()
-        self.mid2 = ResBlock(ch, ch, emb, groups)
-        self.up = nn.ModuleList()
-        for level in reversed(range(len(mults))):
-            out = base * mults[level]
-            for _ in range(blocks + 1):
-                skip = skips.pop()
-                self.up.append(nn.ModuleList([ResBlock(ch + skip, out, emb, groups)] + ([Attention(out, groups)] if level in attention_levels else [])))
+        self.mid_res0 = ResBlock(ch, ch, emb, groups, dropout)
+        self.mid_attn = Attention(ch, groups, attention_heads) if mid_attention else None
+        self.mid_res1 = ResBlock(ch, ch, emb, groups, dropout)
+        for level in reversed(range(len(channel_mults))):
+            out = base * channel_mults[level]
+            for i in range(blocks_per_level + 1):
+                self.add_module(f"up{level}_res{i}", ResBlock(ch + skips.pop(), out, emb, groups, dropout))
+                attn = f"up{level}_attn{i}" if level in attention_levels else None
+                if attn:
+                    self.add_module(attn, Attention(out, groups, attention_heads))
+                self.up_steps.append(("res", f"up{level}_res{i}", attn))
                 ch = out
             if level > 0:
-                self.up.append(nn.Conv2d(ch, ch, 3, padding=1))  # after a nearest 2× upsampling
-        self.out_norm = nn.GroupNorm(groups, ch)
-        self.out_conv = nn.Conv2d(ch, channels, 3, padding=1)
+                self.add_module(f"up{level}_upsample", Upsample(ch))
+                self.up_steps.append(("up", f"up{level}_upsample", None))
+        self.outNorm = nn.GroupNorm(groups, ch)
+        self.outConv = SameConv2d(ch, channels, 3)
 
-    def forward(self, x, t, labels=None):
-        emb = self.time_mlp(sinusoid(t, self.base))
-        if self.class_emb is not None:
-            emb = emb + self.class_emb(labels)
-        h = self.in_conv(x)
+    def embed(self, t, labels=None, r=None):
+        emb = self.timeEmbed(t)
+        if self.secondTimeEmbed is not None:
+            if r is None:
+                raise ValueError("this U-Net was built with second_time: pass r of shape [B]")
+            emb = emb + self.secondTimeEmbed(t - r if self.second_time_input == "interval" else r)
+        if self.classEmbedding is not None:
+            k = self.num_classes
+            if labels is None:  # no labels on a conditional model: the null class for the whole batch
+                labels = torch.full(t.shape, k, dtype=torch.long)
+            # flowmatch looks labels up as one_hot(labels) · table: a label outside 0..k adds nothing.
+            labels = labels.long()
+            valid = (labels >= 0) & (labels <= k)
+            emb = emb + self.classEmbedding(torch.where(valid, labels, 0)) * valid[:, None]
+        return emb
+
+    def forward(self, x, t, labels=None, r=None):
+        if self.image_size is not None and (x.dim() != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size)):
+            raise ValueError(f"UNetVelocity expected x of shape [B, {self.channels}, {self.image_size}, {self.image_size}] (NCHW), got {list(x.shape)}")
+        emb = self.embed(t, labels, r)
+        h = self.inConv(x)
         hs = [h]
-        for step in self.down:
-            if isinstance(step, nn.Conv2d):
-                h = step(h)
-            else:
-                h = step[0](h, emb)
-                if len(step) > 1:
-                    h = step[1](h)
+        for kind, name, attn in self.down_steps:
+            h = getattr(self, name)(h) if kind == "down" else getattr(self, name)(h, emb)
+            if attn:
+                h = getattr(self, attn)(h)
             hs.append(h)
-        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
-        for step in self.up:
-            if isinstance(step, nn.Conv2d):
-                h = step(F.interpolate(h, scale_factor=2, mode="nearest"))
-            else:
-                h = step[0](torch.cat([h, hs.pop()], dim=1), emb)
-                if len(step) > 1:
-                    h = step[1](h)
-        return self.out_conv(F.silu(self.out_norm(h)))
+        h = self.mid_res0(h, emb)
+        if self.mid_attn is not None:
+            h = self.mid_attn(h)
+        h = self.mid_res1(h, emb)
+        for kind, name, attn in self.up_steps:
+            h = getattr(self, name)(h) if kind == "up" else getattr(self, name)(torch.cat([h, hs.pop()], dim=1), emb)
+            if attn:
+                h = getattr(self, attn)(h)
+        return self.outConv(F.silu(self.outNorm(h)))
 
 
-def build(args) -> UNet:
-    return UNet(channels=args.channels, base=args.base, mults=tuple(args.mults), blocks=args.blocks,
-                attention_levels=tuple(args.attention_levels), mid_attention=not args.no_mid_attention,
-                num_classes=args.classes)
+def build(args) -> UNetVelocity:
+    return UNetVelocity(image_size=args.size, channels=args.channels, base_channels=args.base, channel_mults=args.mults,
+                        blocks_per_level=args.blocks, attention_levels=args.attention_levels,
+                        mid_attention=not args.no_mid_attention, num_classes=args.classes)
 
 
 def bench_train(args):
