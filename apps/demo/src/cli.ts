@@ -1,52 +1,87 @@
 #!/usr/bin/env node
+// The flowmatch CLI: parses flags, calls the packages' recipes and prints. Every default comes from a package.
 import { parseArgs } from 'node:util';
-import { TOY2D_DATASETS, type Toy2dDataset } from '@flowmatch/core';
-import { METHODS, type MethodName } from '@flowmatch/solvers';
-import { train2d, train2dDefaults, sample2d } from './two-d.js';
-import { trainImage, trainImageDefaults, sampleImageCheckpoint } from './image.js';
-import { readCheckpointConfig } from '@flowmatch/core';
+import { join } from 'node:path';
+import {
+  TOY2D_DATASETS,
+  toy2dDefaults,
+  trainToy2d,
+  evaluateToy2d,
+  parseToy2dMeta,
+  loadModel,
+  getModelKind,
+  resolveBackend,
+  writeFileAtomic,
+  encodeNpy,
+  encodeCsv,
+  listPaths,
+  Rng,
+  tf,
+  type Toy2dDataset,
+  type Toy2dCoupling,
+} from '@flowmatch/core';
+import { sample, listMethods, type MethodName } from '@flowmatch/solvers';
+import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
+import { imageRecipeDefaults, imageEvaluationDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
+import { plot2d, sample2dModel } from './two-d.js';
+import { loadPlugin } from './plugins.js';
+
+/** What `flowmatch 2d` evaluates with (the CLI's choice of report, not a training hyper-parameter). */
+const TWO_D_REPORT = { method: 'midpoint', nfe: 100, samples: 10_000 } as const;
+/** `flowmatch sample` defaults per task. */
+const SAMPLE_DEFAULTS = { '2d': { n: 10_000, nfe: 100 }, image: { n: 64, nfe: 40, guidance: 1 }, other: { n: 1000, nfe: 100 } } as const;
+
+const d2 = toy2dDefaults;
+const di = imageRecipeDefaults;
+const de = imageEvaluationDefaults;
 
 const HELP = `flowmatch — flow matching in TypeScript
 
 Usage:
-  flowmatch 2d [--dataset moons] [--seconds 60] [--out out/2d] [options]
-      Train a 2D flow, report its quality (sliced Wasserstein, MMD, energy distance of 10k samples
-      against 10k fresh data points), write samples.png (samples + trajectories), model.safetensors
+  flowmatch 2d [--dataset ${d2.dataset}] [--seconds ${d2.seconds}] [--out out/2d] [options]
+      Train a 2D flow, report its quality (sliced Wasserstein, MMD, energy distance of ${TWO_D_REPORT.samples} samples
+      against as many fresh data points), write samples.png (samples + trajectories), model.safetensors
       and metrics.json to --out.
-        --dataset NAME    ${TOY2D_DATASETS.join(' | ')} (default ${train2dDefaults.dataset})
-        --seconds S       training time budget (default ${train2dDefaults.seconds})
-        --max-steps N     step cap (default ${train2dDefaults.maxSteps})
-        --batch N         batch size (default ${train2dDefaults.batchSize})
-        --hidden N        MLP width (default ${train2dDefaults.hidden}); --depth N hidden layers (default ${train2dDefaults.depth})
-        --lr X            peak Adam learning rate (default ${train2dDefaults.lr})
-        --path NAME       probability path: condot, cosine, vp, linear-vp, polynomial, ot-sigma-min, ve,
-                          schrodinger-bridge (default ${train2dDefaults.path})
-        --coupling C      independent | ot (exact minibatch OT, OT-CFM) | sinkhorn (default independent)
-        --solver S --nfe N  evaluation sampler (default ${train2dDefaults.solver}, ${train2dDefaults.nfe})
-        --seed N          (default 0)
+        --dataset NAME    ${TOY2D_DATASETS.join(' | ')}
+        --seconds S       training time budget (default ${d2.seconds}; 0: no budget, --max-steps decides)
+        --max-steps N     step cap (default ${d2.maxSteps})
+        --batch N         batch size (default ${d2.batchSize})
+        --hidden N        MLP width (default ${d2.hidden}); --depth N hidden layers (default ${d2.depth})
+        --lr X            peak Adam learning rate (default ${d2.lr})
+        --path NAME       probability path (default ${d2.path}): any registered path or scheduler, plugins' too
+        --coupling C      independent | ot (exact minibatch OT, OT-CFM) | sinkhorn (default ${d2.coupling})
+        --solver S --nfe N  evaluation sampler (default ${TWO_D_REPORT.method}, ${TWO_D_REPORT.nfe})
+        --seed N          (default ${d2.seed})
 
-  flowmatch image [--dataset mnist | --data DIR] [--seconds ${trainImageDefaults.seconds}] [--out out/image] [options]
+  flowmatch image [--dataset mnist | --data DIR] [--seconds ${di.seconds}] [--out out/image] [options]
       Train a class-conditional U-Net flow on the bundled MNIST digits (or a folder of PNG/JPEG/WebP images,
-      labels from sub-folder names), then write one grid per guidance weight (samples-w0.png, -w1, -w3: one
+      labels from sub-folder names), then write one grid per guidance weight (samples-w${de.guidance.join(', -w')}: one
       row per class), trajectory.png (noise → image, one row per class), model.safetensors and metrics.json;
       for MNIST, score class agreement and the Fréchet distance of an evaluation classifier's features
       (trained once, cached in .fm-cache/).
-        --batch N --lr X --seconds S --max-steps N --seed N --nfe N --solver S
-        --size N --rgb    image size and colour for --data folders (default 28, grayscale)
-        --base N          U-Net base channels (default ${trainImageDefaults.model.baseChannels})
+        --batch N (${di.batchSize}) --lr X (${di.lr}) --seconds S --max-steps N (${di.maxSteps}) --seed N
+        --nfe N (${de.nfe}) --solver S (${de.solver}) --eval-per-class N (${de.evalPerClass}; 0: grids only)
+        --size N --rgb    image size and colour for --data folders (default ${di.imageSize}, grayscale)
+        --base N          U-Net base channels (default ${di.model.baseChannels})
 
-  flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe 100] [--n 10000] [--out samples.npy]
-      Sample from a checkpoint. 2D: writes <out>.npy (float32 [n, 2], readable by numpy.load), <out>.csv and
-      <out>.png. Images: writes <out>.npy (float32 [n, H, W, C], values in [-1, 1]) and a grid <out>.png;
-      --class K picks the class (default: cycle through classes), --cfg W the guidance weight (default 1),
-      --save-images DIR also writes every image as a PNG, --trajectory writes <out>-trajectory.png (noise → image).
-      Uses the EMA weights unless --no-ema.
-        --solver S        ${METHODS.join(' | ')} (dopri5 is adaptive: --rtol X --atol X, default 1e-5; NFE reported)
-        --nfe N           model evaluations for fixed-step solvers (steps = N / evaluations per step)
+  flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe N] [--n N] [--out samples.npy]
+      Sample from any checkpoint a flowmatch trainer wrote (the model kind and config are inside it).
+      2D: <out>.npy (float32 [n, 2], readable by numpy.load), <out>.csv and <out>.png. Images: <out>.npy (float32
+      [n, H, W, C] in [-1, 1]) and a grid <out>.png; --class K (default: cycle through classes), --cfg W
+      (guidance weight, default ${SAMPLE_DEFAULTS.image.guidance}), --save-images DIR (every image as a PNG), --trajectory (<out>-trajectory.png).
+      Other model kinds (plugins): <out>.npy of shape [n, ...sample shape]. Uses the EMA weights unless --no-ema.
+        --solver S        ${listMethods().join(' | ')} (adaptive ones: --rtol X --atol X, default 1e-5)
+        --nfe N           model evaluations for fixed-step solvers (2D ${SAMPLE_DEFAULTS['2d'].nfe}, images ${SAMPLE_DEFAULTS.image.nfe})
+
+Every command:
+  --plugin PKG        load a plugin first (a package name or a file): it adds paths, schedulers, solvers or
+                      model kinds by name, e.g. flowmatch 2d --plugin @flowmatch/example-plugin --path stochastic-interpolant
+  --no-progress       plain output without progress bars
 
 Environment:
   FM_BACKEND=node-gpu|node|wasm|cpu   force a tfjs backend (default: the best one installed)
-  FM_THREADS=N                        threads for convolutions on wasm (default: the machine's cores, at most 8)
+  FM_THREADS=N                        threads for convolutions on wasm with @flowmatch/wasm-kernels (default: cores, at most 8)
+  FM_EXTENSIONS=none                  run on tfjs's own kernels (no @flowmatch/wasm-kernels)
 `;
 
 class UsageError extends Error {}
@@ -54,31 +89,219 @@ class UsageError extends Error {}
 function num(name: string, value: string | undefined, fallback: number, { integer = false, min = 0 } = {}): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
     throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${value}'`);
   }
   return n;
 }
 
-function solverName(value: string | undefined, fallback: MethodName): MethodName {
+function oneOf<T extends string>(name: string, value: string | undefined, fallback: T, allowed: readonly string[]): T {
   if (value === undefined) return fallback;
-  if (!(METHODS as readonly string[]).includes(value)) throw new UsageError(`--solver must be one of ${METHODS.join(', ')}; got '${value}'`);
-  return value as MethodName;
+  if (!allowed.includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got '${value}'`);
+  return value as T;
 }
 
-function couplingName(value: string | undefined): 'independent' | 'ot' | 'sinkhorn' {
-  if (value === undefined) return train2dDefaults.coupling;
-  if (value !== 'independent' && value !== 'ot' && value !== 'sinkhorn') {
-    throw new UsageError(`--coupling must be independent, ot or sinkhorn; got '${value}'`);
+const solverName = (value: string | undefined, fallback: MethodName) => oneOf<MethodName>('solver', value, fallback, listMethods());
+
+const common = { plugin: { type: 'string', multiple: true }, 'no-progress': { type: 'boolean' }, out: { type: 'string' }, seed: { type: 'string' } } as const;
+
+async function loadPlugins(specifiers: string[] | undefined, log: (l: string) => void): Promise<void> {
+  for (const specifier of specifiers ?? []) {
+    const { added } = await loadPlugin(specifier);
+    log(`[flowmatch] plugin ${specifier}: ${added.length ? `added ${added.join(', ')}` : 'added nothing new'}`);
   }
-  return value;
 }
 
-/** Which demo wrote a checkpoint (its config's meta.kind), so `sample` can dispatch. */
-async function checkpointKind(file: string): Promise<string | undefined> {
-  const config = await readCheckpointConfig(file);
-  return (config as { meta?: { kind?: string } } | undefined)?.meta?.kind;
+async function run2d(args: string[], log: (l: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      dataset: { type: 'string' },
+      seconds: { type: 'string' },
+      'max-steps': { type: 'string' },
+      batch: { type: 'string' },
+      hidden: { type: 'string' },
+      depth: { type: 'string' },
+      lr: { type: 'string' },
+      path: { type: 'string' },
+      coupling: { type: 'string' },
+      solver: { type: 'string' },
+      nfe: { type: 'string' },
+    },
+  });
+  await loadPlugins(values.plugin, log);
+  if (values.path !== undefined && !listPaths().includes(values.path)) {
+    throw new UsageError(`--path must be one of ${listPaths().join(', ')} (plugins add more); got '${values.path}'`);
+  }
+  const outDir = values.out ?? 'out/2d';
+  const seed = num('seed', values.seed, d2.seed, { integer: true });
+  const progress = !values['no-progress'];
+  const run = await trainToy2d({
+    dataset: oneOf<Toy2dDataset>('dataset', values.dataset, d2.dataset, TOY2D_DATASETS),
+    seconds: num('seconds', values.seconds, d2.seconds),
+    maxSteps: num('max-steps', values['max-steps'], d2.maxSteps, { integer: true, min: 1 }),
+    batchSize: num('batch', values.batch, d2.batchSize, { integer: true, min: 1 }),
+    hidden: num('hidden', values.hidden, d2.hidden, { integer: true, min: 1 }),
+    depth: num('depth', values.depth, d2.depth, { integer: true, min: 1 }),
+    lr: num('lr', values.lr, d2.lr),
+    path: values.path ?? d2.path,
+    coupling: oneOf<Toy2dCoupling>('coupling', values.coupling, d2.coupling, ['independent', 'ot', 'sinkhorn']),
+    seed,
+    checkpointPath: join(outDir, 'model.safetensors'),
+    progress,
+    log,
+  });
+  try {
+    const method = solverName(values.solver, TWO_D_REPORT.method);
+    const nfe = num('nfe', values.nfe, TWO_D_REPORT.nfe, { integer: true, min: 1 });
+    log(`sampling ${TWO_D_REPORT.samples} points (${method}, ${nfe} NFE, EMA weights) and scoring them against ${TWO_D_REPORT.samples} fresh data points…`);
+    const evaluation = evaluateToy2d(run.model, { dataset: run.meta.dataset, sample, method, nfe, n: TWO_D_REPORT.samples, seed: seed + 1, trajectories: true });
+    const q = evaluation.quality;
+    const png = join(outDir, 'samples.png');
+    await plot2d(png, evaluation, `${run.meta.dataset} · ${method} · ${q.nfe} NFE · SWD ${q.swd.toFixed(4)}`);
+    await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: run.summary, quality: q }, null, 2) + '\n');
+    log(`quality (${q.samples} samples, ${q.method}, ${q.nfe} NFE vs ${q.samples} fresh data points): SWD ${q.swd.toFixed(4)} | MMD ${q.mmd.toExponential(2)} | energy ${q.energy.toExponential(2)}`);
+    log(`wrote ${png}, ${run.checkpointPath}, ${join(outDir, 'metrics.json')}`);
+  } finally {
+    run.model.dispose();
+  }
 }
+
+async function runImage(args: string[], log: (l: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      dataset: { type: 'string' },
+      data: { type: 'string' },
+      seconds: { type: 'string' },
+      'max-steps': { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      nfe: { type: 'string' },
+      solver: { type: 'string' },
+      'eval-per-class': { type: 'string' },
+      size: { type: 'string' },
+      rgb: { type: 'boolean' },
+      base: { type: 'string' },
+    },
+  });
+  await loadPlugins(values.plugin, log);
+  if (values.dataset && values.dataset !== 'mnist') throw new UsageError(`--dataset must be mnist (or use --data DIR); got '${values.dataset}'`);
+  const outDir = values.out ?? 'out/image';
+  const seed = num('seed', values.seed, di.seed, { integer: true });
+  const progress = !values['no-progress'];
+  const run = await trainImageModel({
+    dataDir: values.data,
+    imageSize: num('size', values.size, di.imageSize, { integer: true, min: 4 }),
+    channels: values.rgb ? 3 : 1,
+    seconds: num('seconds', values.seconds, di.seconds),
+    maxSteps: num('max-steps', values['max-steps'], di.maxSteps, { integer: true, min: 1 }),
+    batchSize: num('batch', values.batch, di.batchSize, { integer: true, min: 1 }),
+    lr: num('lr', values.lr, di.lr),
+    seed,
+    model: { baseChannels: num('base', values.base, di.model.baseChannels!, { integer: true, min: 8 }) },
+    checkpointPath: join(outDir, 'model.safetensors'),
+    progress,
+    log,
+  });
+  try {
+    const { quality } = await evaluateImageModel(run.model, run.meta, {
+      solver: solverName(values.solver, de.solver),
+      nfe: num('nfe', values.nfe, de.nfe, { integer: true, min: 1 }),
+      evalPerClass: num('eval-per-class', values['eval-per-class'], de.evalPerClass, { integer: true }),
+      seed: seed + 1,
+      outDir,
+      progress,
+      log,
+    });
+    await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: run.summary, quality }, null, 2) + '\n');
+    log(`wrote ${run.checkpointPath}, ${join(outDir, 'metrics.json')}`);
+  } finally {
+    run.model.dispose();
+  }
+}
+
+async function runSample(args: string[], log: (l: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      checkpoint: { type: 'string' },
+      solver: { type: 'string' },
+      nfe: { type: 'string' },
+      n: { type: 'string' },
+      'no-ema': { type: 'boolean' },
+      class: { type: 'string' },
+      cfg: { type: 'string' },
+      'save-images': { type: 'string' },
+      trajectory: { type: 'boolean' },
+      rtol: { type: 'string' },
+      atol: { type: 'string' },
+    },
+  });
+  await loadPlugins(values.plugin, log);
+  if (!values.checkpoint) throw new UsageError('flowmatch sample needs --checkpoint FILE');
+  const tolerance = (name: 'rtol' | 'atol') => (values[name] === undefined ? undefined : num(name, values[name], 0, { min: Number.MIN_VALUE }));
+  const [rtol, atol] = [tolerance('rtol'), tolerance('atol')];
+  const method = solverName(values.solver, 'midpoint');
+  const seed = num('seed', values.seed, 0, { integer: true });
+  const out = values.out ?? 'samples.npy';
+  await resolveBackend();
+  const loaded = await loadModel(values.checkpoint, { ema: !values['no-ema'] });
+  try {
+    const task = loaded.meta.task ?? loaded.meta.kind;
+    const imageOnly = (['class', 'cfg', 'save-images', 'trajectory'] as const).filter((k) => values[k] !== undefined);
+    if (task === 'image' && loaded.model instanceof UNetVelocity) {
+      const meta = parseImageMeta(loaded.meta, values.checkpoint);
+      await sampleImageModel(loaded.model, meta, {
+        n: num('n', values.n, SAMPLE_DEFAULTS.image.n, { integer: true, min: 1 }),
+        classIndex: values.class === undefined ? undefined : num('class', values.class, 0, { integer: true }),
+        guidance: num('cfg', values.cfg, SAMPLE_DEFAULTS.image.guidance),
+        solver: method,
+        nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.image.nfe, { integer: true, min: 1 }),
+        rtol,
+        atol,
+        seed,
+        out,
+        saveImagesDir: values['save-images'],
+        trajectory: values.trajectory,
+        progress: !values['no-progress'],
+        log,
+      });
+      return;
+    }
+    if (imageOnly.length) {
+      throw new UsageError(`${imageOnly.map((k) => `--${k}`).join(', ')} appl${imageOnly.length === 1 ? 'ies' : 'y'} to class-conditional image checkpoints; ${values.checkpoint} holds a '${loaded.spec.kind}' model${task ? ` (${task})` : ''}`);
+    }
+    const base = out.replace(/\.(npy|csv|png)$/i, '');
+    const started = performance.now();
+    if (task === '2d') {
+      const meta = parseToy2dMeta(loaded.meta, values.checkpoint);
+      const n = num('n', values.n, SAMPLE_DEFAULTS['2d'].n, { integer: true, min: 1 });
+      const result = sample2dModel(loaded.model as never, meta, { method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 }), rtol, atol, n, seed });
+      await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
+      await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
+      await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE`);
+      log(`sampled ${n} points with ${method} (${result.nfe} NFE) in ${((performance.now() - started) / 1000).toFixed(2)}s → ${base}.npy, ${base}.csv, ${base}.png`);
+      return;
+    }
+    // Any other registered model kind: noise of its sample shape through the solver, written as .npy.
+    const n = num('n', values.n, SAMPLE_DEFAULTS.other.n, { integer: true, min: 1 });
+    const shape = getModelKind(loaded.spec.kind).sampleShape(loaded.spec.config);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x0 = tf.tensor(new Rng(seed).normalArray(n * size), [n, ...shape]);
+    const result = sample({ model: loaded.model as never, x0, method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
+    await writeFileAtomic(`${base}.npy`, encodeNpy(result.x.dataSync() as Float32Array, [n, ...shape]));
+    log(`sampled ${n} × [${shape}] from a '${loaded.spec.kind}' model with ${method} (${result.nfe} NFE) in ${((performance.now() - started) / 1000).toFixed(2)}s → ${base}.npy`);
+    tf.dispose([x0, result.x]);
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+const COMMANDS: Record<string, (args: string[], log: (l: string) => void) => Promise<void>> = { '2d': run2d, image: runImage, sample: runSample };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -87,148 +310,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const log = (line: string) => console.log(line);
-  if (command === '2d') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        dataset: { type: 'string' },
-        seconds: { type: 'string' },
-        'max-steps': { type: 'string' },
-        batch: { type: 'string' },
-        hidden: { type: 'string' },
-        depth: { type: 'string' },
-        lr: { type: 'string' },
-        path: { type: 'string' },
-        coupling: { type: 'string' },
-        solver: { type: 'string' },
-        nfe: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        'no-progress': { type: 'boolean' },
-      },
-    });
-    const dataset = (values.dataset ?? train2dDefaults.dataset) as Toy2dDataset;
-    if (!(TOY2D_DATASETS as readonly string[]).includes(dataset)) {
-      throw new UsageError(`--dataset must be one of ${TOY2D_DATASETS.join(', ')}; got '${dataset}'`);
-    }
-    const result = await train2d({
-      dataset,
-      seconds: num('seconds', values.seconds, train2dDefaults.seconds, { min: 1 }),
-      maxSteps: num('max-steps', values['max-steps'], train2dDefaults.maxSteps, { integer: true, min: 1 }),
-      batchSize: num('batch', values.batch, train2dDefaults.batchSize, { integer: true, min: 1 }),
-      hidden: num('hidden', values.hidden, train2dDefaults.hidden, { integer: true, min: 1 }),
-      depth: num('depth', values.depth, train2dDefaults.depth, { integer: true, min: 1 }),
-      lr: num('lr', values.lr, train2dDefaults.lr),
-      path: values.path ?? train2dDefaults.path,
-      coupling: couplingName(values.coupling),
-      solver: solverName(values.solver, train2dDefaults.solver),
-      nfe: num('nfe', values.nfe, train2dDefaults.nfe, { integer: true, min: 1 }),
-      seed: num('seed', values.seed, train2dDefaults.seed, { integer: true }),
-      outDir: values.out ?? train2dDefaults.outDir,
-      progress: !values['no-progress'],
-      log,
-    });
-    const r = result.report;
-    log(`quality (${r.samples} samples, ${r.solver}, ${r.nfe} NFE vs ${r.samples} fresh data points): SWD ${r.swd.toFixed(4)} | MMD ${r.mmd.toExponential(2)} | energy ${r.energy.toExponential(2)}`);
-    log(`wrote ${result.png}, ${result.checkpointPath}`);
-    return;
-  }
-  if (command === 'image') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        dataset: { type: 'string' },
-        data: { type: 'string' },
-        seconds: { type: 'string' },
-        'max-steps': { type: 'string' },
-        batch: { type: 'string' },
-        lr: { type: 'string' },
-        seed: { type: 'string' },
-        nfe: { type: 'string' },
-        solver: { type: 'string' },
-        size: { type: 'string' },
-        rgb: { type: 'boolean' },
-        base: { type: 'string' },
-        out: { type: 'string' },
-        'no-progress': { type: 'boolean' },
-      },
-    });
-    if (values.dataset && values.dataset !== 'mnist') throw new UsageError(`--dataset must be mnist (or use --data DIR); got '${values.dataset}'`);
-    const d = trainImageDefaults;
-    await trainImage({
-      dataDir: values.data,
-      imageSize: num('size', values.size, d.imageSize, { integer: true, min: 4 }),
-      channels: values.rgb ? 3 : 1,
-      seconds: num('seconds', values.seconds, d.seconds, { min: 1 }),
-      maxSteps: num('max-steps', values['max-steps'], d.maxSteps, { integer: true, min: 1 }),
-      batchSize: num('batch', values.batch, d.batchSize, { integer: true, min: 1 }),
-      lr: num('lr', values.lr, d.lr),
-      seed: num('seed', values.seed, d.seed, { integer: true }),
-      nfe: num('nfe', values.nfe, d.nfe, { integer: true, min: 1 }),
-      solver: solverName(values.solver, d.solver),
-      model: { ...d.model, baseChannels: num('base', values.base, d.model.baseChannels ?? 16, { integer: true, min: 8 }) },
-      outDir: values.out ?? d.outDir,
-      progress: !values['no-progress'],
-      log,
-    });
-    return;
-  }
-  if (command === 'sample') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        checkpoint: { type: 'string' },
-        solver: { type: 'string' },
-        nfe: { type: 'string' },
-        n: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        'no-ema': { type: 'boolean' },
-        class: { type: 'string' },
-        cfg: { type: 'string' },
-        'save-images': { type: 'string' },
-        trajectory: { type: 'boolean' },
-        rtol: { type: 'string' },
-        atol: { type: 'string' },
-      },
-    });
-    if (!values.checkpoint) throw new UsageError('flowmatch sample needs --checkpoint FILE');
-    const tolerance = (name: 'rtol' | 'atol') => (values[name] === undefined ? undefined : num(name, values[name], 0, { min: Number.MIN_VALUE }));
-    const [rtol, atol] = [tolerance('rtol'), tolerance('atol')];
-    if ((await checkpointKind(values.checkpoint)) === 'image') {
-      await sampleImageCheckpoint(values.checkpoint, {
-        n: num('n', values.n, 64, { integer: true, min: 1 }),
-        classIndex: values.class === undefined ? undefined : num('class', values.class, 0, { integer: true }),
-        guidance: num('cfg', values.cfg, 1),
-        solver: solverName(values.solver, 'midpoint'),
-        nfe: num('nfe', values.nfe, 40, { integer: true, min: 1 }),
-        rtol,
-        atol,
-        seed: num('seed', values.seed, 0, { integer: true }),
-        out: values.out ?? 'samples.npy',
-        ema: !values['no-ema'],
-        saveImagesDir: values['save-images'],
-        trajectory: values.trajectory,
-        log,
-      });
-      return;
-    }
-    await sample2d({
-      checkpoint: values.checkpoint,
-      solver: solverName(values.solver, 'midpoint'),
-      nfe: num('nfe', values.nfe, 100, { integer: true, min: 1 }),
-      rtol,
-      atol,
-      n: num('n', values.n, 10_000, { integer: true, min: 1 }),
-      seed: num('seed', values.seed, 0, { integer: true }),
-      out: values.out ?? 'samples.npy',
-      ema: !values['no-ema'],
-      log,
-    });
-    return;
-  }
-  throw new UsageError(`unknown command '${command}'`);
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')}, help)`);
+  await run(rest, (line) => console.log(line));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -1,4 +1,5 @@
-// @flowmatch/core — the public surface. Each folder owns one concept; see README.md.
+// @flowmatch/core — the public surface, without side effects: the platform entries (index.node.ts, index.browser.ts) add
+// gradient registration and file access. Each folder owns one concept; see README.md.
 export * from './backend/index.js';
 export * from './types.js';
 export * from './random.js';
@@ -11,3 +12,4 @@ export * from './io/index.js';
 export * from './data/index.js';
 export * from './metrics/index.js';
 export * from './analytic/index.js';
+export * from './recipes/index.js';

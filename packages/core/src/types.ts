@@ -25,3 +25,32 @@ export function asVelocityFn<E extends ModelExtras>(model: VelocityModel<E>): Ve
   if (model && typeof model.forward === 'function') return (x, t, extras) => model.forward(x, t, extras);
   throw new TypeError('velocity model must be a function (x, t, extras) => v or an object with forward(x, t, extras)');
 }
+
+/** What a sampler is asked: integrate dx/dt = v(x, t) from noise x0 at t = 0 to t = 1. */
+export interface SampleRequest {
+  model: VelocityModel;
+  x0: tf.Tensor;
+  /** A solver method by name ('midpoint', 'rk4', 'dopri5', …). */
+  method?: string;
+  /** Fixed-step methods: spend about this many model evaluations. */
+  nfe?: number;
+  /** Adaptive methods' tolerances. */
+  rtol?: number;
+  atol?: number;
+  returnIntermediates?: boolean;
+  extras?: ModelExtras;
+}
+
+/** What a sampler returns; the caller disposes x and the intermediates. */
+export interface SampleOutcome {
+  x: tf.Tensor;
+  /** Model evaluations spent. */
+  nfe: number;
+  intermediates?: Array<{ t: number; x: tf.Tensor }>;
+}
+
+/**
+ * The sampler contract core's recipes take as an argument (core cannot depend on the solvers package):
+ * `sample` from @flowmatch/solvers is one.
+ */
+export type SampleFunction = (request: SampleRequest) => SampleOutcome;

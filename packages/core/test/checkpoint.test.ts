@@ -9,7 +9,11 @@ import {
   saveCheckpoint,
   loadCheckpoint,
   disposeCheckpoint,
-  loadModelWeights,
+  loadModel,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  registerModelKind,
+  MLPVelocity,
   readSafetensorsFile,
   writeSafetensorsFile,
   CheckpointError,
@@ -157,43 +161,90 @@ describe('checkpoints', () => {
   });
 });
 
-describe('loadModelWeights', () => {
-  it('loads model or EMA weights into a module and frees every temporary', async () => {
-    const source = new TinyNet(1);
+class TinyModel extends TinyNet {
+  constructor(readonly fillValue: number) {
+    super(fillValue);
+  }
+  spec() {
+    return { kind: 'tiny-test', config: { fill: this.fillValue } };
+  }
+}
+registerModelKind<{ fill: number }, TinyModel>({
+  kind: 'tiny-test',
+  create: (config) => {
+    if (typeof config.fill !== 'number') throw new RangeError(`fill must be a number, got ${JSON.stringify(config.fill)}`);
+    return new TinyModel(config.fill);
+  },
+  sampleShape: () => [3],
+});
+
+describe('loadModel (the one model loader)', () => {
+  it('rebuilds a registered model kind from a path or from bytes, with model or EMA weights, and frees every temporary', async () => {
+    const source = new TinyModel(1);
     const emaWeights = { weight: tf.fill([2, 3], 5), bias: tf.fill([3], 6) };
+    const checkpoint = { model: source.stateDict(), ema: emaWeights, step: 40, rngState: null, config: { model: source.spec(), meta: { task: 'test' } } };
     const path = join(workDir, 'weights.safetensors');
-    await saveCheckpoint(path, { model: source.stateDict(), ema: emaWeights, step: 40, rngState: null, config: { kind: 'tiny' } });
+    await saveCheckpoint(path, checkpoint);
 
-    const target = new TinyNet(0);
     const start = tf.memory().numTensors;
-    expect(await loadModelWeights(path, target)).toEqual({ loaded: 'model', step: 40 });
-    expect(values(target.weight)).toEqual(new Array(6).fill(1));
-    expect(await loadModelWeights(path, target, { preferEma: true })).toEqual({ loaded: 'ema', step: 40 });
-    expect(values(target.weight)).toEqual(new Array(6).fill(5));
-    expect(values(target.bias)).toEqual([6, 6, 6]);
+    const ema = await loadModel<TinyModel>(path);
+    expect(ema).toMatchObject({ spec: { kind: 'tiny-test', config: { fill: 1 } }, meta: { task: 'test' }, step: 40, weights: 'ema' });
+    expect(ema.model).toBeInstanceOf(TinyModel);
+    expect(values(ema.model.weight)).toEqual(new Array(6).fill(5));
+    const raw = await loadModel<TinyModel>(path, { ema: false });
+    expect(raw.weights).toBe('model');
+    expect(values(raw.model.bias)).toEqual([1, 1, 1]);
+    // The same from bytes (a browser's fetch), named in errors by `name`.
+    const fromBytes = await loadModel<TinyModel>(encodeCheckpoint(checkpoint), { name: 'remote.safetensors' });
+    expect(values(fromBytes.model.weight)).toEqual(new Array(6).fill(5));
+    for (const m of [ema, raw, fromBytes]) m.model.dispose();
     expect(tf.memory().numTensors).toBe(start);
-
-    // preferEma falls back to the model weights when the checkpoint has none.
-    const plainPath = join(workDir, 'weights-no-ema.safetensors');
-    await saveCheckpoint(plainPath, { model: source.stateDict(), step: 2, rngState: null, config: null });
-    expect(await loadModelWeights(plainPath, target, { preferEma: true })).toEqual({ loaded: 'model', step: 2 });
-    expect(values(target.bias)).toEqual([1, 1, 1]);
-
     tf.dispose(Object.values(emaWeights));
     source.dispose();
-    target.dispose();
   });
 
-  it('reports mismatched weights with the file named and leaves the module unchanged', async () => {
-    const path = join(workDir, 'mismatch.safetensors');
-    const wrong = { weight: tf.ones([3, 2]), bias: tf.ones([3]) };
-    await saveCheckpoint(path, { model: wrong, step: 1, rngState: null, config: null });
-    const target = new TinyNet(0);
+  it('reads checkpoints written before model specs were stored (meta.kind 2d + meta.model)', async () => {
+    const mlp = new MLPVelocity({ dim: 2, hidden: 8, depth: 1 });
+    const path = join(workDir, 'legacy-2d.safetensors');
+    await saveCheckpoint(path, { model: mlp.stateDict(), step: 3, rngState: null, config: { meta: { kind: '2d', dataset: 'moons', model: mlp.config } } });
+    const loaded = await loadModel<MLPVelocity>(path);
+    expect(loaded.spec.kind).toBe('mlp');
+    expect(loaded.model.config).toEqual(mlp.config);
+    const x = tf.ones([3, 2]);
+    const t = tf.fill([3], 0.5) as tf.Tensor1D;
+    expect(values(loaded.model.forward(x, t))).toEqual(values(mlp.forward(x, t)));
+    tf.dispose([x, t]);
+    mlp.dispose();
+    loaded.model.dispose();
+  });
+
+  it('names the checkpoint in every error: no spec, an unknown kind, a bad config, mismatched weights', async () => {
+    const weights = { weight: tf.ones([3, 2]), bias: tf.ones([3]) };
+    const write = (name: string, config: unknown) => saveCheckpoint(join(workDir, name), { model: weights, step: 1, rngState: null, config });
+    await write('nospec.safetensors', { lr: 1 });
+    await expect(loadModel(join(workDir, 'nospec.safetensors'))).rejects.toThrow(/nospec\.safetensors: the checkpoint does not say which model it holds/);
+    await write('unknown.safetensors', { model: { kind: 'warp-drive', config: {} } });
+    await expect(loadModel(join(workDir, 'unknown.safetensors'))).rejects.toThrow(/unknown\.safetensors: unknown model kind 'warp-drive'; registered kinds: .*mlp.*tiny-test/);
+    await write('badcfg.safetensors', { model: { kind: 'tiny-test', config: { fill: 'x' } } });
+    await expect(loadModel(join(workDir, 'badcfg.safetensors'))).rejects.toThrow(/badcfg\.safetensors: config\.model \(kind 'tiny-test'\) cannot build a model: fill must be a number/);
+    await write('malformed.safetensors', { model: { kind: 3 } });
+    await expect(loadModel(join(workDir, 'malformed.safetensors'))).rejects.toThrow(/malformed\.safetensors: config\.model must be \{ kind: string, config: object \}/);
+    await write('mismatch.safetensors', { model: { kind: 'tiny-test', config: { fill: 0 } } });
     const start = tf.memory().numTensors;
-    await expect(loadModelWeights(path, target)).rejects.toThrow(/mismatch\.safetensors \(model weights\).*tensor 'weight' has shape \[3,2\], expected \[2,3\]/s);
-    expect(values(target.bias)).toEqual([0, 0, 0]);
+    await expect(loadModel(join(workDir, 'mismatch.safetensors'))).rejects.toThrow(/mismatch\.safetensors \(model weights\).*tensor 'weight' has shape \[3,2\], expected \[2,3\]/s);
     expect(tf.memory().numTensors).toBe(start);
-    tf.dispose(Object.values(wrong));
-    target.dispose();
+    await expect(loadModel(new Uint8Array([1, 2, 3]), { name: 'upload' })).rejects.toThrow(/upload: truncated/);
+    tf.dispose(Object.values(weights));
+  });
+
+  it('decodeCheckpoint(encodeCheckpoint(x)) round-trips tensors, step and config without files', () => {
+    const model = { w: tf.tensor1d([1, 2, 3]) };
+    const decoded = decodeCheckpoint(encodeCheckpoint({ model, step: 9, rngState: { s: 1 }, config: { a: [1] } }));
+    expect(decoded.step).toBe(9);
+    expect(decoded.config).toEqual({ a: [1] });
+    expect(decoded.rngState).toEqual({ s: 1 });
+    expect(values(decoded.model.w)).toEqual([1, 2, 3]);
+    disposeCheckpoint(decoded);
+    model.w.dispose();
   });
 });

@@ -14,7 +14,7 @@ import {
   perSample,
   cfmLoss,
   loadCheckpoint,
-  loadModelWeights,
+  loadModel,
   disposeCheckpoint,
   learningRateAt,
   type ProbPath,
@@ -82,17 +82,15 @@ describe('Trainer', () => {
     const probe = tf.tensor2d(new Rng(4).normalArray(40), [20, 2]);
     const t = tf.linspace(0, 1, 20) as tf.Tensor1D;
     const expected = Array.from(model.forward(probe, t).dataSync());
-    const fresh = new MLPVelocity({ dim: 2, hidden: 32, depth: 2, seed: 42 });
-    expect(Array.from(fresh.forward(probe, t).dataSync())).not.toEqual(expected);
-    const loaded = await loadModelWeights(file, fresh);
-    expect(Array.from(fresh.forward(probe, t).dataSync())).toEqual(expected);
-    await loadModelWeights(file, fresh, { preferEma: true });
+    // The trainer stores the model's spec: loadModel rebuilds it from the file alone.
+    const raw = await loadModel<MLPVelocity>(file, { ema: false });
+    expect(raw.spec).toEqual({ kind: 'mlp', config: model.config });
+    expect(Array.from(raw.model.forward(probe, t).dataSync())).toEqual(expected);
+    const ema = await loadModel<MLPVelocity>(file);
+    expect(ema.weights).toBe('ema');
     trainer.useEmaWeights();
-    expect(Array.from(fresh.forward(probe, t).dataSync())).toEqual(Array.from(model.forward(probe, t).dataSync()));
-    expect(loaded).toBeDefined();
-    // A model of another shape is rejected with the file and tensor named.
-    const wrong = new MLPVelocity({ dim: 2, hidden: 16, depth: 2 });
-    await expect(loadModelWeights(file, wrong)).rejects.toThrow(/ckpt\.safetensors[\s\S]*layer0\.weight.*shape \[3,32\], expected \[3,16\]/);
+    expect(Array.from(ema.model.forward(probe, t).dataSync())).toEqual(Array.from(model.forward(probe, t).dataSync()));
+    const [fresh, wrong] = [raw.model, ema.model];
     tf.dispose([probe, t]);
     for (const m of [model, fresh, wrong]) m.dispose();
     trainer.dispose();

@@ -1,46 +1,60 @@
-import { loadCheckpoint, disposeCheckpoint } from '@flowmatch/core';
-import { UNetVelocity, type UNetVelocityConfig } from './unet.js';
+import { loadModel, CheckpointError, type LoadModelOptions } from '@flowmatch/core';
+import { UNetVelocity } from './unet.js';
 
 /**
- * What an image model's checkpoint carries in its config's `meta` (the Trainer's free-form `meta` option): the
- * U-Net's resolved config and the data it was trained on, enough to rebuild and use the model without the
- * training script.
+ * The `meta` an image run stores in its checkpoints (the Trainer's `meta` option), beside the model's spec: the data
+ * the model was trained on — enough to label, shape and score its samples without the training script.
  */
 export interface ImageModelMeta {
-  kind: 'image';
-  unet: UNetVelocityConfig;
-  dataset: { source: string; shape: [number, number, number]; numClasses: number; classNames?: string[] };
+  task: 'image';
+  dataset: {
+    /** 'mnist' or the folder the images came from. */
+    source: string;
+    /** [H, W, C] of one image. */
+    shape: [number, number, number];
+    /** Classes (0: unconditional); label numClasses is the null class of guidance. */
+    numClasses: number;
+    classNames?: string[];
+  };
 }
 
-/** Builds the `meta` to pass to the Trainer for a U-Net trained on a data set of this shape and classes. */
-export function imageModelMeta(
-  model: UNetVelocity,
-  dataset: Omit<ImageModelMeta['dataset'], 'classNames'> & { classNames?: readonly string[] },
-): ImageModelMeta {
-  return { kind: 'image', unet: { ...model.config }, dataset: { ...dataset, classNames: dataset.classNames ? [...dataset.classNames] : undefined } };
+/** Builds the `meta` to pass to the Trainer for a model trained on a data set of this shape and classes. */
+export function imageModelMeta(dataset: Omit<ImageModelMeta['dataset'], 'classNames'> & { classNames?: readonly string[] }): ImageModelMeta {
+  return { task: 'image', dataset: { source: dataset.source, shape: [...dataset.shape], numClasses: dataset.numClasses, classNames: dataset.classNames ? [...dataset.classNames] : undefined } };
 }
 
 /**
- * Rebuilds the U-Net of an image checkpoint written with imageModelMeta and loads its weights: the EMA
- * weights when the checkpoint has them and `ema` is not false, else the raw ones. Errors name the file.
+ * Validates an image checkpoint's `meta` (this schema, or the layout of checkpoints written before it: `kind:
+ * 'image'`); errors name the checkpoint and the field.
  */
-export async function loadImageModel(file: string, options: { ema?: boolean } = {}): Promise<{ model: UNetVelocity; meta: ImageModelMeta; step: number; ema: boolean }> {
-  const ckpt = await loadCheckpoint(file);
+export function parseImageMeta(meta: Record<string, unknown>, source: string): ImageModelMeta {
+  const fail = (detail: string): never => {
+    throw new CheckpointError(source, `not an image model checkpoint: ${detail}`);
+  };
+  if (meta.task !== 'image' && meta.kind !== 'image') fail(`meta.task is ${JSON.stringify(meta.task ?? meta.kind)}, expected "image"`);
+  const dataset = meta.dataset as Partial<ImageModelMeta['dataset']> | undefined;
+  if (!dataset || typeof dataset !== 'object') return fail('meta.dataset is missing');
+  const { shape, numClasses, classNames } = dataset;
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) fail(`meta.dataset.shape must be [H, W, C] of positive integers, got ${JSON.stringify(shape)}`);
+  if (!Number.isInteger(numClasses) || numClasses! < 0) fail(`meta.dataset.numClasses must be an integer >= 0, got ${JSON.stringify(numClasses)}`);
+  if (classNames !== undefined && (!Array.isArray(classNames) || classNames.length !== numClasses || classNames.some((n) => typeof n !== 'string'))) {
+    fail(`meta.dataset.classNames must be ${numClasses} strings, got ${JSON.stringify(classNames)}`);
+  }
+  return imageModelMeta({ source: String(dataset.source ?? 'unknown'), shape: shape as [number, number, number], numClasses: numClasses!, classNames });
+}
+
+/**
+ * An image model from a checkpoint (a path or its bytes) through core's loadModel, with its metadata checked: the
+ * model must be a U-Net and the meta an image run's.
+ */
+export async function loadImageCheckpoint(source: string | Uint8Array, options: LoadModelOptions = {}) {
+  const loaded = await loadModel(source, options);
+  const name = typeof source === 'string' ? source : options.name ?? '<checkpoint bytes>';
   try {
-    const meta = (ckpt.config as { meta?: Partial<ImageModelMeta> } | undefined)?.meta;
-    if (!meta || meta.kind !== 'image' || !meta.unet || !meta.dataset) {
-      throw new Error(`${file}: not an image model checkpoint (its config has no meta.kind "image" with meta.unet and meta.dataset)`);
-    }
-    const model = UNetVelocity.fromConfig(meta.unet);
-    const ema = options.ema !== false && ckpt.ema !== undefined;
-    try {
-      model.loadStateDict(ema ? ckpt.ema! : ckpt.model, { source: file });
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return { model, meta: meta as ImageModelMeta, step: ckpt.step, ema };
-  } finally {
-    disposeCheckpoint(ckpt);
+    if (!(loaded.model instanceof UNetVelocity)) throw new CheckpointError(name, `not an image model checkpoint: it holds a '${loaded.spec.kind}' model`);
+    return { ...loaded, model: loaded.model, meta: parseImageMeta(loaded.meta, name) };
+  } catch (error) {
+    loaded.model.dispose();
+    throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { tf, Module, Rng, Conv2d, GroupNorm, ResBlock, AttentionBlock, Downsample, Upsample, TimeEmbedding, type ModelExtras } from '@flowmatch/core';
+import { tf, Module, Rng, Conv2d, GroupNorm, ResBlock, AttentionBlock, Downsample, Upsample, TimeEmbedding, registerModelKind, type ModelExtras, type ModelSpec } from '@flowmatch/core';
 
 export interface UNetVelocityConfig {
   /** Height = width of the (square) images. Must be divisible by 2^(channelMults.length − 1). */
@@ -121,7 +121,7 @@ type UpStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 
  * [+ class embedding], width 4·baseChannels.
  */
 export class UNetVelocity extends Module {
-  /** The resolved configuration: store it with checkpoints, rebuild with UNetVelocity.fromConfig. */
+  /** The resolved configuration (spec() stores it in checkpoints; loadModel rebuilds the model from it). */
   readonly config: ResolvedUNetVelocityConfig;
   readonly embDim: number;
   private readonly timeEmbed: TimeEmbedding;
@@ -199,9 +199,9 @@ export class UNetVelocity extends Module {
     this.outConv = this.registerModule('outConv', new Conv2d(ch, c.channels, 3, { rng }));
   }
 
-  /** Rebuilds an (untrained) model from a stored config; load the weights with loadStateDict. */
-  static fromConfig(config: UNetVelocityConfig): UNetVelocity {
-    return new UNetVelocity(config);
+  /** How to rebuild it (registered model kind 'unet'): stored in checkpoints by the trainer. */
+  spec(): ModelSpec<ResolvedUNetVelocityConfig> {
+    return { kind: 'unet', config: { ...this.config, channelMults: [...this.config.channelMults], attentionLevels: [...this.config.attentionLevels] } };
   }
 
   /** The conditioning embedding [B, 4·baseChannels] from t, extras.r and extras.labels. */
@@ -271,3 +271,10 @@ export class UNetVelocity extends Module {
     }
   }
 }
+
+registerModelKind<UNetVelocityConfig, UNetVelocity>({
+  kind: 'unet',
+  description: 'U-Net velocity field for NHWC images (@flowmatch/image)',
+  create: (config) => new UNetVelocity(config),
+  sampleShape: (config) => [config.imageSize, config.imageSize, config.channels],
+});

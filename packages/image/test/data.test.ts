@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tf, Rng } from '@flowmatch/core';
-import { ArrayImageDataset, loadImageFolder, loadMnist, type ImageDataset } from '../src/data/index.js';
+import { ArrayImageDataset, type ImageDataset } from '../src/index.js';
+import { loadImageFolder, loadMnist } from '../src/node/index.js';
 
 function range(a: ArrayLike<number>): [number, number] {
   let lo = Infinity;

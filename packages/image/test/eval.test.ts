@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@flowmatch/core';
-import { trainDigitClassifier, evaluateDigits, loadOrTrainDigitClassifier, loadMnist } from '../src/index.js';
+import { trainDigitClassifier, evaluateDigits, loadOrTrainDigitClassifier, loadMnist } from '../src/node/index.js';
 
 describe('MNIST evaluation classifier', () => {
   it('trains to > 93% held-out accuracy in 300 steps; real digits score high agreement and a small Fréchet distance, noise does not', async () => {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tf, Rng } from '@flowmatch/core';
-import { ArrayImageDataset } from '../src/data/index.js';
-import { encodeImageGrid, readImage, saveClassGrid, saveDatasetPreview, saveImageGrid, saveImages, saveTrajectoryStrip, writeFileAtomic } from '../src/io/index.js';
+import { ArrayImageDataset } from '../src/index.js';
+import { writeFileAtomic } from '@flowmatch/core';
+import { encodeImageGrid, readImage, saveClassGrid, saveDatasetPreview, saveImageGrid, saveImages, saveTrajectoryStrip } from '../src/node/index.js';
 
 let dir: string;
 beforeAll(async () => {

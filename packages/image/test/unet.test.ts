@@ -217,9 +217,9 @@ describe('UNetVelocity', () => {
   it('round-trips through its state dict and config', () => {
     const config = { ...tiny, numClasses: 2, secondTime: true, seed: 7 };
     const a = new UNetVelocity(config);
-    const rebuilt = UNetVelocity.fromConfig(JSON.parse(JSON.stringify(a.config)));
+    const rebuilt = new UNetVelocity(JSON.parse(JSON.stringify(a.config)));
     expect(rebuilt.config).toEqual(a.config);
-    const b = UNetVelocity.fromConfig({ ...rebuilt.config, seed: 0 });
+    const b = new UNetVelocity({ ...rebuilt.config, seed: 0 });
     rebuilt.dispose();
     const x = randn([2, 8, 8, 1], 5);
     const t = tf.tensor1d([0.25, 0.75]);

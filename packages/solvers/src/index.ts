@@ -3,6 +3,10 @@ export { uniformGrid, validateGrid, gridDirection, type TimeGrid } from './grid.
 export {
   METHODS,
   FIXED_STEP_METHODS,
+  registerMethod,
+  listMethods,
+  methodTableau,
+  isAdaptive,
   EULER,
   MIDPOINT,
   HEUN,
@@ -12,8 +16,7 @@ export {
   stepsForNfe,
   type ButcherTableau,
   type MethodName,
-  type FixedStepMethod,
-  type AdaptiveMethod,
+  type BuiltinMethod,
 } from './tableaus.js';
 export {
   integrate,

@@ -2,11 +2,10 @@ import { tf } from '@flowmatch/core';
 import { type TimeGrid, uniformGrid, validateGrid, gridDirection } from './grid.js';
 import {
   type ButcherTableau,
-  type FixedStepMethod,
   type MethodName,
-  DOPRI5,
-  FIXED_STEP_METHODS,
+  methodTableau,
   checkMethod,
+  stepsForNfe,
 } from './tableaus.js';
 
 /**
@@ -66,6 +65,11 @@ export interface IntegrateOptions extends AdaptiveOptions {
   grid?: TimeGrid;
   /** Fixed-step methods: this many uniform steps between the grid's endpoints (grid must then have two points). */
   steps?: number;
+  /**
+   * Fixed-step methods: take the steps that spend about this many model evaluations (stepsForNfe), instead of
+   * `steps`. Adaptive methods ignore it: their evaluations follow from rtol/atol (the result's nfe says how many).
+   */
+  nfe?: number;
   /** Keep (a copy of) the state at every reported time, the start included. */
   returnIntermediates?: boolean;
   onStep?: (info: IntegratorStepInfo) => void;
@@ -200,15 +204,21 @@ export function integrate(f: OdeFunction, y0: readonly tf.Tensor[], options: Int
   const method = checkMethod(options.method, where);
   if (!Array.isArray(y0) || y0.length === 0) throw new Error(`${where}: the initial state must be a non-empty list of tensors`);
   const grid = validateGrid(options.grid ?? [0, 1], `${where}: grid`);
-  if (method === 'dopri5') {
+  const tab = methodTableau(method);
+  if (tab.bErr) {
     if (options.steps !== undefined) {
       throw new RangeError(
-        `${where}: steps applies to fixed-step methods only; dopri5 chooses its own steps (set rtol/atol, firstStep or maxSteps)`,
+        `${where}: steps applies to fixed-step methods only; ${method} chooses its own steps (set rtol/atol, firstStep or maxSteps)`,
       );
     }
-    return integrateAdaptive(f, y0, grid, options, where);
+    return integrateAdaptive(f, y0, grid, tab, options, where);
   }
-  return integrateFixed(f, y0, fixedStepGrid(grid, options.steps, where), FIXED_STEP_METHODS[method as FixedStepMethod], options, where);
+  let steps = options.steps;
+  if (options.nfe !== undefined) {
+    if (steps !== undefined) throw new RangeError(`${where}: give steps or nfe, not both`);
+    steps = stepsForNfe(method, options.nfe);
+  }
+  return integrateFixed(f, y0, fixedStepGrid(grid, steps, where), tab, options, where);
 }
 
 /** Shared bookkeeping: which tensors the integrator currently owns, so an exception leaks nothing. */
@@ -272,6 +282,7 @@ function integrateAdaptive(
   f: OdeFunction,
   y0: readonly tf.Tensor[],
   grid: number[],
+  tab: ButcherTableau,
   options: IntegrateOptions,
   where: string,
 ): IntegrateResult {
@@ -289,8 +300,8 @@ function integrateAdaptive(
   const keep = options.returnIntermediates === true;
   const dir = gridDirection(grid);
   const span = Math.abs(grid[grid.length - 1] - grid[0]);
-  const exponent = 1 / ((DOPRI5.errorOrder as number) + 1);
-  const bErr = DOPRI5.bErr as readonly number[];
+  const exponent = 1 / ((tab.errorOrder as number) + 1);
+  const bErr = tab.bErr as readonly number[];
 
   const counted = countEvaluations(f, where);
   const fn = counted.fn;
@@ -314,7 +325,7 @@ function integrateAdaptive(
       while (dir * (target - t) > 0) {
         if (steps + rejected >= maxSteps) {
           throw new Error(
-            `${where}: dopri5 reached maxSteps = ${maxSteps} attempts (${steps} accepted, ${rejected} rejected) at t = ${t} ` +
+            `${where}: ${tab.name} reached maxSteps = ${maxSteps} attempts (${steps} accepted, ${rejected} rejected) at t = ${t} ` +
               `before reaching t = ${target}; loosen rtol/atol or raise maxSteps`,
           );
         }
@@ -325,13 +336,13 @@ function integrateAdaptive(
         const hStep = Math.abs(tNew - t);
         if (!(hStep > 1e-12 * Math.max(1, Math.abs(t))) || tNew === t) {
           throw new Error(
-            `${where}: dopri5 step size underflow (|h| = ${hStep}) at t = ${t}; the velocity is likely non-finite or extremely stiff there`,
+            `${where}: ${tab.name} step size underflow (|h| = ${hStep}) at t = ${t}; the velocity is likely non-finite or extremely stiff there`,
           );
         }
         const yCur = y;
         const kCur = k1;
         const { yNew, k7, err } = tf.tidy(() => {
-          const { yNew: yn, ks } = rkStages(fn, DOPRI5, t, tNew, yCur, kCur);
+          const { yNew: yn, ks } = rkStages(fn, tab, t, tNew, yCur, kCur);
           const signed = tNew - t;
           const errs = yCur.map((_, j) => {
             const terms: tf.Tensor[] = [];

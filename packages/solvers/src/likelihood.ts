@@ -20,6 +20,8 @@ export interface LogLikelihoodOptions<E extends ModelExtras = ModelExtras> exten
   method?: MethodName;
   /** Fixed-step methods: uniform steps between the grid's endpoints (default 100). */
   steps?: number;
+  /** Fixed-step methods: the steps that spend about this many velocity evaluations, instead of `steps`. */
+  nfe?: number;
   /** Strictly decreasing times in [0, 1]; default [1, 0]. */
   grid?: TimeGrid;
   /**

@@ -18,6 +18,8 @@ export interface SampleOptions<E extends ModelExtras = ModelExtras> extends Adap
    * only its two endpoints). Not accepted by dopri5, which picks its own steps.
    */
   steps?: number;
+  /** Fixed-step methods: the steps that spend about this many evaluations, instead of `steps` (adaptive: ignored). */
+  nfe?: number;
   /**
    * Times in [0, 1], strictly monotone (decreasing integrates backward); default [0, 1]. For fixed-step
    * methods a grid of more than two points is the step grid; for dopri5 its points are the reported times.

@@ -58,33 +58,103 @@ export const DOPRI5: ButcherTableau = {
   bErr: [71 / 57600, 0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40],
 };
 
+/** The methods this package ships. */
+export type BuiltinMethod = 'euler' | 'midpoint' | 'heun' | 'rk4' | 'dopri5';
+/** A registered method's name: a built-in one or one added with registerMethod. */
+export type MethodName = BuiltinMethod | (string & {});
+
+const registry = new Map<string, ButcherTableau>();
+
+function close(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b));
+}
+
+/** Checks that a tableau is a consistent explicit method; the error names the tableau and what is wrong. */
+function checkTableau(tab: ButcherTableau): void {
+  const fail = (detail: string): never => {
+    throw new RangeError(`registerMethod: tableau '${tab?.name}': ${detail}`);
+  };
+  if (!tab || typeof tab.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(tab.name)) fail('name must be lowercase letters, digits and -');
+  const s = tab.c?.length ?? 0;
+  if (s < 1) fail('needs at least one stage (c)');
+  if (!Number.isInteger(tab.order) || tab.order < 1) fail(`order must be a positive integer, got ${tab.order}`);
+  if (tab.c[0] !== 0) fail('c[0] must be 0 (explicit methods evaluate at the step start first)');
+  if (!Array.isArray(tab.a) || tab.a.length !== s || tab.a.some((row, i) => !Array.isArray(row) || row.length !== i)) {
+    fail(`a must be strictly lower-triangular: ${s} rows, row i with i entries`);
+  }
+  tab.a.forEach((row, i) => {
+    const sum = row.reduce((x, y) => x + y, 0);
+    if (!close(sum, tab.c[i])) fail(`row ${i} of a sums to ${sum} but c[${i}] = ${tab.c[i]}`);
+  });
+  if (!Array.isArray(tab.b) || tab.b.length !== s) fail(`b must have ${s} weights`);
+  const bSum = tab.b.reduce((x, y) => x + y, 0);
+  if (!close(bSum, 1)) fail(`the weights b sum to ${bSum}, not 1`);
+  if (tab.bErr !== undefined) {
+    if (!Array.isArray(tab.bErr) || tab.bErr.length !== s) fail(`bErr must have ${s} entries`);
+    if (!Number.isInteger(tab.errorOrder) || tab.errorOrder! < 1) fail('an adaptive tableau (with bErr) needs errorOrder, a positive integer');
+    // The adaptive integrator reuses the last stage as the next step's first: only first-same-as-last pairs.
+    const last = tab.a[s - 1];
+    if (!tab.fsal || tab.c[s - 1] !== 1 || !last.every((v, j) => close(v, tab.b[j])) || tab.b[s - 1] !== 0) {
+      fail('an adaptive tableau must be first-same-as-last (fsal: true, c = 1 and a = b in the last row, b[last] = 0)');
+    }
+  } else if (tab.fsal) {
+    fail('fsal applies to adaptive tableaus (with bErr) only');
+  }
+}
+
+/**
+ * Makes an explicit Runge–Kutta method available by name to `sample`, `logLikelihood` and `integrate`: a fixed-step
+ * method (no bErr), or an adaptive embedded pair (bErr, errorOrder, first-same-as-last) stepped by the same
+ * controller as dopri5. Plugins add solvers this way.
+ */
+export function registerMethod(tableau: ButcherTableau, options: { override?: boolean } = {}): void {
+  checkTableau(tableau);
+  if (registry.has(tableau.name) && !options.override) throw new Error(`registerMethod: a method named '${tableau.name}' is already registered`);
+  registry.set(tableau.name, tableau);
+}
+
+/** The names of every registered method, built-in ones first. */
+export function listMethods(): MethodName[] {
+  return [...registry.keys()];
+}
+
+/** The tableau of a registered method. */
+export function methodTableau(method: MethodName): ButcherTableau {
+  return registry.get(checkMethod(method, 'methodTableau'))!;
+}
+
+/** Whether a method picks its own steps from an error estimate (dopri5 and registered embedded pairs). */
+export function isAdaptive(method: MethodName): boolean {
+  return methodTableau(method).bErr !== undefined;
+}
+
+for (const tab of [EULER, MIDPOINT, HEUN, RK4, DOPRI5]) registerMethod(tab);
+
+/** The built-in fixed-step methods by name. */
 export const FIXED_STEP_METHODS = { euler: EULER, midpoint: MIDPOINT, heun: HEUN, rk4: RK4 } as const;
 
-export type FixedStepMethod = keyof typeof FIXED_STEP_METHODS;
-export type AdaptiveMethod = 'dopri5';
-export type MethodName = FixedStepMethod | AdaptiveMethod;
-
-export const METHODS: readonly MethodName[] = ['euler', 'midpoint', 'heun', 'rk4', 'dopri5'];
+/** The built-in methods (see listMethods() for every registered one). */
+export const METHODS: readonly BuiltinMethod[] = ['euler', 'midpoint', 'heun', 'rk4', 'dopri5'];
 
 /** Model evaluations per step of a fixed-step method (euler 1, midpoint 2, heun 2, rk4 4). */
-export function evaluationsPerStep(method: FixedStepMethod): number {
-  return FIXED_STEP_METHODS[method].c.length;
+export function evaluationsPerStep(method: MethodName): number {
+  return methodTableau(method).c.length;
 }
 
 /**
  * Steps of `method` that spend about `nfe` model evaluations (at least one step): nfe for euler, nfe/2 for
- * midpoint and heun, nfe/4 for rk4. undefined for dopri5, whose evaluations follow from its tolerances.
+ * midpoint and heun, nfe/4 for rk4. undefined for adaptive methods, whose evaluations follow from their tolerances.
  */
 export function stepsForNfe(method: MethodName, nfe: number): number | undefined {
   checkMethod(method, 'stepsForNfe');
   if (!(nfe > 0) || !Number.isFinite(nfe)) throw new RangeError(`stepsForNfe: nfe must be a positive number, got ${nfe}`);
-  if (method === 'dopri5') return undefined;
+  if (isAdaptive(method)) return undefined;
   return Math.max(1, Math.round(nfe / evaluationsPerStep(method)));
 }
 
 export function checkMethod(method: unknown, where: string): MethodName {
-  if (typeof method !== 'string' || !(METHODS as readonly string[]).includes(method)) {
-    throw new RangeError(`${where}: unknown method ${JSON.stringify(method)}; choose one of ${METHODS.join(', ')}`);
+  if (typeof method !== 'string' || !registry.has(method)) {
+    throw new RangeError(`${where}: unknown method ${JSON.stringify(method)}; choose one of ${listMethods().join(', ')}`);
   }
   return method as MethodName;
 }

@@ -13,8 +13,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolveBackend } from '@flowmatch/core';
-import { METHODS, type MethodName } from '@flowmatch/solvers';
-import { evaluateDigits, loadImageModel, loadOrTrainDigitClassifier, sampleImages } from '@flowmatch/image';
+import { listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
+import { loadImageCheckpoint, sampleImages } from '@flowmatch/image';
+import { evaluateDigits, loadOrTrainDigitClassifier } from '@flowmatch/image/node';
 
 interface Run {
   method: MethodName;
@@ -25,10 +26,10 @@ interface Run {
 function parseRuns(text: string): Run[] {
   return text.split(',').map((item) => {
     const [method, value] = item.split(':');
-    if (!(METHODS as readonly string[]).includes(method)) throw new Error(`--runs: unknown method '${method}' in '${item}' (choose ${METHODS.join(', ')})`);
+    if (!listMethods().includes(method)) throw new Error(`--runs: unknown method '${method}' in '${item}' (choose ${listMethods().join(', ')})`);
     const number = Number(value);
     if (!(number > 0)) throw new Error(`--runs: '${item}' needs METHOD:NFE (or dopri5:TOLERANCE) with a positive number`);
-    return method === 'dopri5' ? { method, tolerance: number } : { method: method as MethodName, nfe: number };
+    return isAdaptive(method) ? { method, tolerance: number } : { method, nfe: number };
   });
 }
 
@@ -51,7 +52,8 @@ const perClass = Number(values['per-class']);
 const seed = Number(values.seed);
 
 await resolveBackend();
-const { model, meta, step, ema } = await loadImageModel(values.checkpoint, { ema: !values['no-ema'] });
+const { model, meta, step, weights: loadedWeights } = await loadImageCheckpoint(values.checkpoint, { ema: !values['no-ema'] });
+const ema = loadedWeights === 'ema';
 if (meta.dataset.source !== 'mnist') throw new Error(`${values.checkpoint}: trained on '${meta.dataset.source}', but the evaluation classifier reads MNIST digits`);
 const classifier = (await loadOrTrainDigitClassifier({ seed: 0, log: (l) => console.error(l) })).model;
 const classes = meta.dataset.numClasses;
@@ -75,7 +77,7 @@ for (const run of runs) {
     });
     const seconds = (performance.now() - started) / 1000;
     const quality = await evaluateDigits(classifier, out.data, labels);
-    const solver = run.method === 'dopri5' ? `dopri5 (tol ${run.tolerance})` : run.method;
+    const solver = run.tolerance !== undefined ? `${run.method} (tol ${run.tolerance})` : run.method;
     console.log(`| ${solver} | ${out.nfe} | ${guidance} | ${(quality.classAgreement * 100).toFixed(1)}% | ${quality.frechet.toFixed(1)} | ${seconds.toFixed(0)} |`);
     rows.push({ method: run.method, tolerance: run.tolerance, nfe: out.nfe, guidance, ...quality, seconds, samples: labels.length });
   }

@@ -8,8 +8,15 @@
  * `safetensors.torch.load_file` and strip the prefixes.
  */
 import { tf } from '../backend/tf.js';
-import type { Module } from '../nn/module.js';
-import { readSafetensorsFile, readSafetensorsMetadata, rawTensorsToTf, writeSafetensorsFile, type RawTensors } from './safetensors.js';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensorsFile,
+  readSafetensorsMetadata,
+  rawTensorsToTf,
+  writeSafetensorsFile,
+  type RawTensors,
+} from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'flowmatch-checkpoint';
 export const CHECKPOINT_VERSION = '1';
@@ -80,11 +87,8 @@ function checkTensorGroup(group: unknown, role: Role, path: string, required: bo
   return group as Record<string, tf.Tensor>;
 }
 
-/**
- * Saves a checkpoint atomically (see writeSafetensorsFile): a crash mid-save leaves the previous checkpoint intact.
- * Tensors are read but not disposed.
- */
-export async function saveCheckpoint(path: string, checkpoint: CheckpointToSave): Promise<void> {
+/** Checks a checkpoint and lays it out as safetensors tensors (role-prefixed names) and string metadata. */
+function prepareCheckpoint(checkpoint: CheckpointToSave, path: string): { tensors: Record<string, tf.Tensor>; metadata: Record<string, string> } {
   if (checkpoint === null || typeof checkpoint !== 'object') throw new CheckpointError(path, 'checkpoint must be an object');
   const { step, extra = {} } = checkpoint;
   if (!Number.isSafeInteger(step) || step < 0) throw new CheckpointError(path, `step must be a non-negative integer, got ${step}`);
@@ -106,10 +110,25 @@ export async function saveCheckpoint(path: string, checkpoint: CheckpointToSave)
     if (!group) continue;
     for (const [name, t] of Object.entries(group)) tensors[ROLE_PREFIXES[role] + name] = t;
   }
+  return { tensors, metadata };
+}
+
+/**
+ * Saves a checkpoint atomically (see writeSafetensorsFile): a crash mid-save leaves the previous checkpoint intact.
+ * Tensors are read but not disposed.
+ */
+export async function saveCheckpoint(path: string, checkpoint: CheckpointToSave): Promise<void> {
+  const { tensors, metadata } = prepareCheckpoint(checkpoint, path);
   await writeSafetensorsFile(path, tensors, metadata);
 }
 
-interface CheckpointHeader {
+/** A checkpoint as safetensors bytes (for a download, an upload, or storage other than files). */
+export function encodeCheckpoint(checkpoint: CheckpointToSave, source = '<checkpoint>'): Uint8Array {
+  const { tensors, metadata } = prepareCheckpoint(checkpoint, source);
+  return encodeSafetensors(tensors, metadata, source);
+}
+
+export interface CheckpointHeader {
   step: number;
   rngState: unknown;
   config: unknown;
@@ -161,6 +180,14 @@ async function readCheckpointFile(path: string): Promise<{ header: CheckpointHea
   return { header: interpretCheckpoint(tensors, metadata, path), metadata };
 }
 
+/** Reads a checkpoint's header and raw tensors from a path (through the registered file access) or from bytes. */
+export async function readCheckpointSource(source: string | Uint8Array, name?: string): Promise<{ header: CheckpointHeader; metadata: Record<string, string>; name: string }> {
+  if (typeof source === 'string') return { ...(await readCheckpointFile(source)), name: source };
+  const label = name ?? '<checkpoint bytes>';
+  const { tensors, metadata } = decodeSafetensors(source, label);
+  return { header: interpretCheckpoint(tensors, metadata, label), metadata, name: label };
+}
+
 /** The config a checkpoint was saved with, reading only the file's header (no tensors). Errors name the file. */
 export async function readCheckpointConfig(path: string): Promise<unknown> {
   const metadata = await readSafetensorsMetadata(path);
@@ -171,9 +198,7 @@ export async function readCheckpointConfig(path: string): Promise<unknown> {
   return parseJsonField(metadata, 'config', path);
 }
 
-/** Loads a checkpoint as tf tensors; the caller owns them (see disposeCheckpoint). */
-export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const { header, metadata } = await readCheckpointFile(path);
+function toLoaded(header: CheckpointHeader, metadata: Record<string, string>, source: string): LoadedCheckpoint {
   const { groups } = header;
   const loaded: LoadedCheckpoint = {
     model: {},
@@ -184,9 +209,9 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     metadata,
   };
   try {
-    loaded.model = rawTensorsToTf(groups.model!, path);
-    if (groups.ema) loaded.ema = rawTensorsToTf(groups.ema, path);
-    if (groups.optimizer) loaded.optimizer = rawTensorsToTf(groups.optimizer, path);
+    loaded.model = rawTensorsToTf(groups.model!, source);
+    if (groups.ema) loaded.ema = rawTensorsToTf(groups.ema, source);
+    if (groups.optimizer) loaded.optimizer = rawTensorsToTf(groups.optimizer, source);
   } catch (error) {
     disposeCheckpoint(loaded);
     throw error;
@@ -194,33 +219,21 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   return loaded;
 }
 
+/** Loads a checkpoint as tf tensors; the caller owns them (see disposeCheckpoint). */
+export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const { header, metadata } = await readCheckpointFile(path);
+  return toLoaded(header, metadata, path);
+}
+
+/** A checkpoint from safetensors bytes, as tf tensors (the caller disposes them); `source` names it in errors. */
+export function decodeCheckpoint(bytes: Uint8Array, source = '<checkpoint bytes>'): LoadedCheckpoint {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  return toLoaded(interpretCheckpoint(tensors, metadata, source), metadata, source);
+}
+
 /** Disposes every tensor a loaded checkpoint holds. */
 export function disposeCheckpoint(checkpoint: Pick<LoadedCheckpoint, 'model' | 'ema' | 'optimizer'>): void {
   tf.dispose(Object.values(checkpoint.model ?? {}));
   tf.dispose(Object.values(checkpoint.ema ?? {}));
   tf.dispose(Object.values(checkpoint.optimizer ?? {}));
-}
-
-export interface LoadModelWeightsResult {
-  /** Which tensor group was loaded. */
-  loaded: 'model' | 'ema';
-  step: number;
-}
-
-/**
- * Loads a checkpoint's weights into a module through Module.loadStateDict (which checks names, shapes and dtypes
- * and changes nothing on error). With `preferEma` the EMA weights are used when the checkpoint has them.
- * Only the chosen group is converted to tf tensors, and those are disposed before returning.
- */
-export async function loadModelWeights(path: string, module: Module, options: { preferEma?: boolean; strict?: boolean } = {}): Promise<LoadModelWeightsResult> {
-  const { header } = await readCheckpointFile(path);
-  const useEma = Boolean(options.preferEma && header.groups.ema);
-  const chosen: 'model' | 'ema' = useEma ? 'ema' : 'model';
-  const state = rawTensorsToTf(header.groups[chosen]!, path);
-  try {
-    module.loadStateDict(state, { strict: options.strict ?? true, source: `${path} (${chosen} weights)` });
-  } finally {
-    tf.dispose(Object.values(state));
-  }
-  return { loaded: chosen, step: header.step };
 }

@@ -1,3 +1,17 @@
 export * from './safetensors.js';
-export * from './checkpoint.js';
-export * from './atomic-file.js';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  CheckpointError,
+  saveCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  decodeCheckpoint,
+  readCheckpointConfig,
+  disposeCheckpoint,
+  type CheckpointToSave,
+  type LoadedCheckpoint,
+} from './checkpoint.js';
+export * from './load-model.js';
+export * from './file-access.js';
+export * from './npy.js';

@@ -7,8 +7,7 @@
  * of the data section) plus an optional "__metadata__" object of string → string. Data is little-endian,
  * row-major, with no gaps between tensors. Files written here are byte-compatible with the Rust/Python library.
  */
-import { open, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { fileAccess } from './file-access.js';
 import { tf } from '../backend/tf.js';
 
 /** The dtypes this module reads and writes, with their element size in bytes. */
@@ -374,18 +373,19 @@ export async function writeSafetensorsFile(path: string, tensors: TensorsToWrite
     yield header;
     for (const t of prepared) yield t.bytes();
   }
-  await writeFileAtomic(path, chunks());
+  await fileAccess(`writing ${path}`).writeFileAtomic(path, chunks());
 }
 
 /** Reads and validates a safetensors file; errors name the file. */
 export async function readSafetensorsFile(path: string): Promise<DecodedSafetensors> {
+  const files = fileAccess(`reading ${path}`);
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = await files.readFile(path);
   } catch (error) {
     throw new SafetensorsError(path, `cannot read file (${(error as Error).message})`);
   }
-  return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return decodeSafetensors(bytes, path);
 }
 
 /**
@@ -393,35 +393,29 @@ export async function readSafetensorsFile(path: string): Promise<DecodedSafetens
  * file holds before loading it. Errors name the file.
  */
 export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new SafetensorsError(path, `cannot read file (${(error as Error).message})`);
-  }
-  try {
-    const size = (await handle.stat()).size;
-    const prefix = new Uint8Array(8);
-    if (size < 8 || (await handle.read(prefix, 0, 8, 0)).bytesRead < 8) {
-      throw new SafetensorsError(path, `truncated: ${size} bytes is shorter than the 8-byte header length field`);
-    }
-    const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
-    if (headerLength > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) {
-      throw new SafetensorsError(path, `header length ${headerLength} runs past the end of the file (${size} bytes) or the ${MAX_HEADER_BYTES}-byte limit`);
-    }
-    const header = new Uint8Array(Number(headerLength));
-    await handle.read(header, 0, header.length, 8);
-    let parsed: unknown;
+  const files = fileAccess(`reading ${path}`);
+  const read = async (offset: number, length: number) => {
     try {
-      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header));
+      return await files.readRange(path, offset, length);
     } catch (error) {
-      throw new SafetensorsError(path, `header is not valid UTF-8 JSON (${(error as Error).message})`);
+      throw new SafetensorsError(path, `cannot read file (${(error as Error).message})`);
     }
-    if (!isPlainObject(parsed)) throw new SafetensorsError(path, 'header must be a JSON object');
-    return checkMetadata(parsed[METADATA_KEY], path);
-  } finally {
-    await handle.close();
+  };
+  const { bytes: prefix, size } = await read(0, 8);
+  if (prefix.length < 8) throw new SafetensorsError(path, `truncated: ${size} bytes is shorter than the 8-byte header length field`);
+  const headerLength = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) {
+    throw new SafetensorsError(path, `header length ${headerLength} runs past the end of the file (${size} bytes) or the ${MAX_HEADER_BYTES}-byte limit`);
   }
+  const { bytes: header } = await read(8, Number(headerLength));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header));
+  } catch (error) {
+    throw new SafetensorsError(path, `header is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  if (!isPlainObject(parsed)) throw new SafetensorsError(path, 'header must be a JSON object');
+  return checkMetadata(parsed[METADATA_KEY], path);
 }
 
 /** IEEE 754 half-precision bits → number. */

@@ -11,3 +11,4 @@ export * from './attention.js';
 export * from './res-block.js';
 export * from './dropout.js';
 export * from './resample.js';
+export * from './model-registry.js';

@@ -5,6 +5,7 @@ import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { activation, type ActivationName } from './activations.js';
 import { SinusoidalEmbedding } from './embeddings.js';
+import type { ModelSpec } from './model-registry.js';
 
 export interface MLPVelocityConfig {
   /** Data dimension (2 for the toy sets). */
@@ -69,6 +70,11 @@ export class MLPVelocity extends Module {
       const table = tf.tensor(rng.normalArray((numClasses + 1) * hidden, 0, 0.1), [numClasses + 1, hidden]);
       this.labelEmbedding = this.registerParameter('labelEmbedding', table);
     }
+  }
+
+  /** How to rebuild it (registered model kind 'mlp'): stored in checkpoints by the trainer. */
+  spec(): ModelSpec<MLPVelocity['config']> {
+    return { kind: 'mlp', config: { ...this.config } };
   }
 
   forward(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor {

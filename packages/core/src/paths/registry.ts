@@ -1,7 +1,7 @@
 import { AffineProbPath } from './affine-path.js';
 import type { ProbPath } from './prob-path.js';
 import { SchrodingerBridgePath } from './schrodinger-bridge.js';
-import { createScheduler, type SchedulerSpec } from './schedulers/index.js';
+import { createScheduler, hasScheduler, listSchedulers, type SchedulerSpec } from './schedulers/index.js';
 
 export type PathFactory = (config: Record<string, unknown>) => ProbPath;
 
@@ -17,18 +17,21 @@ export function registerPath(name: string, factory: PathFactory, options: { over
   factories.set(name, factory);
 }
 
+/**
+ * A path by name: a registered path, or — for every registered scheduler name without a path of its own — the affine
+ * path over that scheduler (config: the scheduler's parameters).
+ */
 export function createPath(name: string, config: Record<string, unknown> = {}): ProbPath {
   const factory = factories.get(name);
-  if (!factory) throw new Error(`unknown path '${name}'; registered paths: ${listPaths().join(', ')}`);
-  return factory(config);
+  if (factory) return factory(config);
+  if (hasScheduler(name)) return new AffineProbPath(createScheduler({ ...config, name }));
+  throw new Error(`unknown path '${name}'; registered paths: ${listPaths().join(', ')}`);
 }
 
+/** Registered paths and the affine paths of registered schedulers. */
 export function listPaths(): string[] {
-  return [...factories.keys()].sort();
+  return [...new Set([...factories.keys(), ...listSchedulers()])].sort();
 }
 
 registerPath('affine', (c) => new AffineProbPath(createScheduler((c.scheduler ?? 'condot') as SchedulerSpec)));
-for (const scheduler of ['condot', 'polynomial', 'vp', 'linear-vp', 'cosine', 'ot-sigma-min', 've'] as const) {
-  registerPath(scheduler, (c) => new AffineProbPath(createScheduler({ ...c, name: scheduler } as SchedulerSpec)));
-}
 registerPath('schrodinger-bridge', (c) => new SchrodingerBridgePath((c.sigma as number | undefined) ?? 1, (c.seed as number | undefined) ?? 0));

@@ -1,6 +1,7 @@
 import { tf } from '../backend/tf.js';
 import { Rng } from '../random.js';
 import type { Module } from '../nn/module.js';
+import { modelSpecOf } from '../nn/model-registry.js';
 import { loadCheckpoint, saveCheckpoint, disposeCheckpoint } from '../io/index.js';
 import { FlatAdam, NonFiniteGradientError, type AdamConfig } from './optimizer.js';
 import { FlatEMA } from './ema.js';
@@ -38,7 +39,10 @@ export interface TrainerConfig {
   checkpointEvery?: number;
   /** Progress display; false for none. */
   progress?: boolean | Partial<ProgressOptions>;
-  /** Free-form JSON saved with checkpoints: whatever rebuilds the model (architecture, path, data set). */
+  /**
+   * Free-form JSON saved with checkpoints beside the model's spec: what the run was (task, data set, path…). A domain
+   * package defines its schema (toy2dMeta, imageModelMeta).
+   */
   meta?: Record<string, unknown>;
 }
 
@@ -226,6 +230,8 @@ export class Trainer {
           plannedSteps: this.plannedSteps,
           optimizerIterations: this.optimizer.iterations,
           emaUpdates: this.ema?.updates ?? 0,
+          // What loadModel rebuilds the model from (a registered kind and its config), when the model can say.
+          model: modelSpecOf(this.model),
           meta: this.config.meta ?? {},
         },
       });

@@ -156,30 +156,45 @@ export type SchedulerSpec =
   | { name: 'ot-sigma-min'; sigmaMin?: number }
   | { name: 've'; sigmaMin?: number; sigmaMax?: number };
 
-/** Builds a scheduler from its name and config (the inverse of `{name, ...config()}`). */
-export function createScheduler(spec: SchedulerSpec | string): Scheduler {
-  const s = (typeof spec === 'string' ? { name: spec } : spec) as SchedulerSpec & Record<string, number>;
-  switch (s.name) {
-    case 'condot':
-      return new CondOTScheduler();
-    case 'polynomial':
-      return new PolynomialConvexScheduler(s.n ?? 2);
-    case 'vp':
-      return new VPScheduler(s.betaMin, s.betaMax);
-    case 'linear-vp':
-      return new LinearVPScheduler();
-    case 'cosine':
-      return new CosineScheduler();
-    case 'ot-sigma-min':
-      return new OTSigmaMinScheduler(s.sigmaMin);
-    case 've':
-      return new VEScheduler(s.sigmaMin, s.sigmaMax);
-    default:
-      throw new Error(
-        `unknown scheduler '${(s as { name: string }).name}'; choose condot, polynomial, vp, linear-vp, cosine, ot-sigma-min or ve`,
-      );
-  }
+export type SchedulerFactory = (config: Record<string, unknown>) => Scheduler;
+
+const factories = new Map<string, SchedulerFactory>();
+
+/**
+ * Makes a scheduler available by name to `createScheduler`, checkpoints and — as an affine path of the same name —
+ * to `createPath` (and the CLI's --path). Plugins add schedulers this way.
+ */
+export function registerScheduler(name: string, factory: SchedulerFactory, options: { override?: boolean } = {}): void {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`registerScheduler: invalid name '${name}' (use lowercase letters, digits, -)`);
+  if (typeof factory !== 'function') throw new TypeError(`registerScheduler: the factory for '${name}' must be a function (config) => Scheduler`);
+  if (factories.has(name) && !options.override) throw new Error(`registerScheduler: a scheduler named '${name}' is already registered`);
+  factories.set(name, factory);
 }
+
+export function listSchedulers(): string[] {
+  return [...factories.keys()];
+}
+
+export function hasScheduler(name: string): boolean {
+  return factories.has(name);
+}
+
+/** Builds a scheduler from its name and config (the inverse of `{name, ...config()}`). */
+export function createScheduler(spec: SchedulerSpec | string | { name: string; [key: string]: unknown }): Scheduler {
+  const { name, ...config } = (typeof spec === 'string' ? { name: spec } : spec) as { name: string };
+  const factory = factories.get(name);
+  if (!factory) throw new Error(`unknown scheduler '${name}'; choose one of ${listSchedulers().join(', ')}`);
+  return factory(config);
+}
+
+const num = (v: unknown) => (v === undefined ? undefined : (v as number));
+registerScheduler('condot', () => new CondOTScheduler());
+registerScheduler('polynomial', (c) => new PolynomialConvexScheduler(num(c.n) ?? 2));
+registerScheduler('vp', (c) => new VPScheduler(num(c.betaMin), num(c.betaMax)));
+registerScheduler('linear-vp', () => new LinearVPScheduler());
+registerScheduler('cosine', () => new CosineScheduler());
+registerScheduler('ot-sigma-min', (c) => new OTSigmaMinScheduler(num(c.sigmaMin)));
+registerScheduler('ve', (c) => new VEScheduler(num(c.sigmaMin), num(c.sigmaMax)));
 
 export function schedulerSpec(s: Scheduler): SchedulerSpec {
   return { name: s.name, ...s.config() } as SchedulerSpec;

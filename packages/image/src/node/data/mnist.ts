@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Rng } from '@flowmatch/core';
-import { ArrayImageDataset } from './dataset.js';
+import { ArrayImageDataset } from '../../dataset.js';
 
 export const MNIST_SIZE = 28;
 export const MNIST_CLASS_NAMES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];

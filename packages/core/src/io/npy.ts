@@ -11,9 +11,10 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
   const total = Math.ceil((preamble + header.length + 1) / 64) * 64;
   header = header.padEnd(total - preamble - 1, ' ') + '\n';
   const out = new Uint8Array(total + data.byteLength);
-  out.set([0x93, ...Buffer.from('NUMPY'), 1, 0]);
+  const ascii = new TextEncoder();
+  out.set([0x93, ...ascii.encode('NUMPY'), 1, 0]);
   new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(Buffer.from(header, 'latin1'), preamble);
+  out.set(ascii.encode(header), preamble);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('encodeNpy: big-endian hosts are not supported');
   out.set(bytes, total);

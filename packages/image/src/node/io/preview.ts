@@ -2,7 +2,7 @@
  * A quick look at a data set: one row per class (labelled data) or a plain grid (unlabelled), written as a PNG.
  */
 import { Rng } from '@flowmatch/core';
-import type { ArrayImageDataset } from '../data/dataset.js';
+import type { ArrayImageDataset } from '../../dataset.js';
 import { saveClassGrid, saveImageGrid, type ClassGridOptions, type ImageGridOptions, type WrittenImage } from './write.js';
 
 export interface DatasetPreviewOptions extends ClassGridOptions, ImageGridOptions {

@@ -10,7 +10,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { extname, join, resolve } from 'node:path';
-import { ArrayImageDataset } from './dataset.js';
+import { ArrayImageDataset } from '../../dataset.js';
 import { readImage, resolveImageSize, type ResizeFit } from '../io/read.js';
 
 export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = ['png', 'jpg', 'jpeg', 'webp'];

@@ -1,4 +1,3 @@
-export * from './atomic.js';
 export * from './read.js';
 export * from './write.js';
 export * from './preview.js';

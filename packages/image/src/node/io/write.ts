@@ -8,7 +8,7 @@
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { tf } from '@flowmatch/core';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '@flowmatch/core';
 import { FONT_ADVANCE, FONT_HEIGHT, forEachTextPixel, textWidth } from './font.js';
 
 /** Images [n, H, W, C] as a tensor or as row-major floats with their shape. */

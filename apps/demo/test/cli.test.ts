@@ -1,0 +1,72 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** The `flowmatch` command as a user runs it: through the package's bin, in a child process. */
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const bin = join(repoRoot, 'apps/demo/bin/flowmatch.js');
+const dir = mkdtempSync(join(tmpdir(), 'fm-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+
+function flowmatch(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 110_000, env: { ...process.env, CI: 'true' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('flowmatch CLI', () => {
+  it('prints help listing every command, the registered solvers and the plugin flag', () => {
+    const { status, stdout } = flowmatch('--help');
+    expect(status).toBe(0);
+    for (const text of ['flowmatch 2d', 'flowmatch image', 'flowmatch sample', '--plugin PKG', 'euler | midpoint | heun | rk4 | dopri5']) expect(stdout).toContain(text);
+    expect(flowmatch('sample', '--help').stdout).toBe(stdout);
+  });
+
+  it('2d → sample: files a user can open, the backend line, and sample reads the checkpoint alone', () => {
+    const out = join(dir, '2d');
+    const train = flowmatch('2d', '--max-steps', '300', '--seconds', '0', '--hidden', '32', '--out', out, '--no-progress');
+    expect(train.status, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(/\[flowmatch\] backend: /);
+    expect(train.stdout).toMatch(/quality \(10000 samples, midpoint, 100 NFE vs 10000 fresh data points\): SWD \d/);
+    for (const f of ['samples.png', 'model.safetensors', 'metrics.json']) expect(existsSync(join(out, f))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).training.steps).toBe(300);
+
+    const npy = join(out, 'rk4.npy');
+    const drawn = flowmatch('sample', '--checkpoint', join(out, 'model.safetensors'), '--solver', 'rk4', '--nfe', '40', '--n', '200', '--out', npy);
+    expect(drawn.status, drawn.stderr).toBe(0);
+    expect(drawn.stdout).toMatch(/sampled 200 points with rk4 \(40 NFE\)/);
+    const csv = readFileSync(join(out, 'rk4.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(201);
+    if (hasNumpy) {
+      const py = spawnSync('/usr/bin/python3', ['-c', `import numpy as np; a = np.load(${JSON.stringify(npy)}); print(a.dtype, a.shape, float(a[0,0]), sep='|')`], { encoding: 'utf8' });
+      expect(py.stdout.trim().split('|').slice(0, 2)).toEqual(['float32', '(200, 2)']);
+      expect(Number(py.stdout.trim().split('|')[2])).toBe(Number(csv[1].split(',')[0]));
+    }
+    // Flags that do not apply to a 2D checkpoint are refused, naming what it holds.
+    const cfg = flowmatch('sample', '--checkpoint', join(out, 'model.safetensors'), '--cfg', '2');
+    expect(cfg.status).toBe(2);
+    expect(cfg.stderr).toMatch(/--cfg applies to class-conditional image checkpoints; .*model\.safetensors holds a 'mlp' model \(2d\)/);
+  }, 120_000);
+
+  it('reports bad flags and files with a message and exit code, never a stack', () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [['2d', '--dataset', 'spiral'], 2, /--dataset must be one of moons, 8gaussians, checkerboard, circles, spirals; got 'spiral'/],
+      [['2d', '--path', 'warp'], 2, /--path must be one of .*condot.*; got 'warp'/],
+      [['2d', '--batch', '0'], 2, /--batch must be an integer >= 1, got '0'/],
+      [['sample', '--checkpoint', join(dir, 'missing.safetensors')], 1, /missing\.safetensors: cannot read file/],
+      [['sample', '--solver', 'rk9', '--checkpoint', 'x'], 2, /--solver must be one of euler, midpoint, heun, rk4, dopri5; got 'rk9'/],
+      [['fly'], 2, /unknown command 'fly'/],
+      [['2d', '--plugin', './no-such-plugin.js'], 1, /--plugin \.\/no-such-plugin\.js: cannot load it/],
+    ];
+    for (const [args, status, message] of cases) {
+      const r = flowmatch(...args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,1 @@
+export * from './toy2d.js';

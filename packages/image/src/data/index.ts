@@ -1,3 +1,0 @@
-export * from './dataset.js';
-export * from './mnist.js';
-export * from './folder.js';

@@ -1,2 +1,0 @@
-// One atomic writer for the whole project lives in core.
-export { writeFileAtomic } from '@flowmatch/core';
