@@ -20,7 +20,7 @@ import {
   type Toy2dDataset,
   type Toy2dCoupling,
 } from '@flowmatch/core';
-import { sample, listMethods, type MethodName } from '@flowmatch/solvers';
+import { sample, listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
 import { imageRecipeDefaults, imageEvaluationDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
 import { plot2d, sample2dModel } from './two-d.js';
@@ -155,7 +155,7 @@ async function run2d(args: string[], log: (l: string) => void): Promise<void> {
   try {
     const method = solverName(values.solver, TWO_D_REPORT.method);
     const nfe = num('nfe', values.nfe, TWO_D_REPORT.nfe, { integer: true, min: 1 });
-    log(`sampling ${TWO_D_REPORT.samples} points (${method}, ${nfe} NFE, EMA weights) and scoring them against ${TWO_D_REPORT.samples} fresh data points…`);
+    log(`sampling ${TWO_D_REPORT.samples} points (${method}, ${isAdaptive(method) ? 'adaptive steps' : `${nfe} NFE`}, EMA weights) and scoring them against ${TWO_D_REPORT.samples} fresh data points…`);
     const evaluation = evaluateToy2d(run.model, { dataset: run.meta.dataset, sample, method, nfe, n: TWO_D_REPORT.samples, seed: seed + 1, trajectories: true });
     const q = evaluation.quality;
     const png = join(outDir, 'samples.png');

@@ -13,7 +13,7 @@ export async function loadPlugin(specifier: string): Promise<{ specifier: string
   const before = registered();
   let module: { register?: () => unknown; default?: { register?: () => unknown } };
   try {
-    module = await import(pluginUrl(specifier));
+    module = await importPlugin(specifier);
   } catch (error) {
     throw new Error(`--plugin ${specifier}: cannot load it (${(error as Error).message})`);
   }
@@ -24,13 +24,18 @@ export async function loadPlugin(specifier: string): Promise<{ specifier: string
   return { specifier, added };
 }
 
-/** A file path as a file URL; a package name resolved from the current folder first (a user's project), then from here. */
-function pluginUrl(specifier: string): string {
-  if (specifier.startsWith('.') || specifier.startsWith('/')) return pathToFileURL(resolvePath(specifier)).href;
+/**
+ * A file path is imported as a file; a package name is looked up beside the CLI first (the monorepo, or a project
+ * that installed both), then from the current folder (a plugin installed in the user's project).
+ */
+async function importPlugin(specifier: string) {
+  if (specifier.startsWith('.') || specifier.startsWith('/')) return import(pathToFileURL(resolvePath(specifier)).href);
   try {
-    return pathToFileURL(createRequire(resolvePath('package.json')).resolve(specifier)).href;
-  } catch {
-    return specifier;
+    return await import(specifier);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes(specifier)) throw error;
+    return import(pathToFileURL(createRequire(resolvePath('package.json')).resolve(specifier)).href);
   }
 }
 

@@ -52,6 +52,19 @@ describe('flowmatch CLI', () => {
     expect(cfg.stderr).toMatch(/--cfg applies to class-conditional image checkpoints; .*model\.safetensors holds a 'mlp' model \(2d\)/);
   }, 120_000);
 
+  it('--plugin loads a package that adds a path and a solver, and 2d trains on them', () => {
+    const out = join(dir, 'plugin');
+    const r = flowmatch('2d', '--plugin', '@flowmatch/plugin-stochastic-interpolant', '--path', 'stochastic-interpolant', '--solver', 'bosh3', '--max-steps', '200', '--seconds', '0', '--hidden', '32', '--out', out, '--no-progress');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[flowmatch\] plugin @flowmatch\/plugin-stochastic-interpolant: added path stochastic-interpolant, solver bosh3/);
+    expect(r.stdout).toMatch(/on moons \(stochastic-interpolant path, independent coupling\)/);
+    expect(r.stdout).toMatch(/quality \(10000 samples, bosh3, \d+ NFE/);
+    // Without the plugin the path is unknown: a usage error that lists what is registered.
+    const without = flowmatch('2d', '--path', 'stochastic-interpolant', '--max-steps', '1');
+    expect(without.status).toBe(2);
+    expect(without.stderr).toMatch(/--path must be one of .*schrodinger-bridge.*; got 'stochastic-interpolant'/);
+  }, 120_000);
+
   it('reports bad flags and files with a message and exit code, never a stack', () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['2d', '--dataset', 'spiral'], 2, /--dataset must be one of moons, 8gaussians, checkerboard, circles, spirals; got 'spiral'/],
