@@ -1,2 +1,2 @@
-// @flowmatch/audio — filled by its own issue; see README.md.
+// @flowmatch/audio — a placeholder until its issue (private, not published); see README.md.
 export const PACKAGE_STATUS = 'planned' as const;

@@ -78,7 +78,8 @@ describe('backend extensions', () => {
     const { status, stdout, stderr } = runFixture('core-alone.ts', { FM_EXTENSIONS: 'none', FM_BACKEND: 'wasm' });
     expect(stderr).toMatch(/\[flowmatch\] backend: wasm \(without @flowmatch\/wasm-kernels: turned off \(FM_EXTENSIONS=none\)\)/);
     expect(status, stderr).toBe(0);
-    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { fusedKernels: string[]; firstLoss: number; lastLoss: number; finite: boolean };
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { fusedKernels: string[]; firstLoss: number; lastLoss: number; finite: boolean; convError: string };
+    expect(result.convError).toBe("the wasm backend has no 'Conv2DBackpropFilter' kernel: @flowmatch/wasm-kernels would add it but is turned off (FM_EXTENSIONS=none); or choose another backend with FM_BACKEND");
     expect(result.fusedKernels).toEqual([]);
     expect(result.lastLoss).toBeLessThan(result.firstLoss * 0.8);
     expect(result.finite).toBe(true);

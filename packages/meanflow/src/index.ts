@@ -1,2 +1,2 @@
-// @flowmatch/meanflow — filled by its own issue; see README.md.
+// @flowmatch/meanflow — a placeholder until its issue (private, not published); see README.md.
 export const PACKAGE_STATUS = 'planned' as const;

@@ -57,3 +57,4 @@ export function registerBackendExtension(extension: BackendExtension): void {
 export function listBackendExtensions(): BackendExtension[] {
   return [...registered.values()];
 }
+

@@ -255,3 +255,25 @@ function announce(report: BackendReport, log: ResolveOptions['log']): void {
 export function currentBackend(): BackendReport | undefined {
   return current;
 }
+
+/**
+ * The error to throw for a kernel the active backend lacks ("Kernel 'X' not registered for backend 'wasm'"): the same
+ * message with what to do about it. Other errors come back unchanged.
+ */
+export function explainMissingKernel(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const match = /Kernel '([^']+)' not registered for backend '([^']+)'/.exec(message);
+  if (!match) return error;
+  const [, kernel, backend] = match;
+  const missing = current?.extensionFailures ?? [];
+  const off = missing.filter((f) => f.reason.startsWith('turned off')).map((f) => f.name);
+  const absent = KNOWN_EXTENSIONS.filter((e) => e.backends.includes(backend) && !off.includes(e.specifier) && !current?.extensions.some((a) => a.name === e.specifier));
+  const hint = off.length
+    ? `${off.join(', ')} would add it but is turned off (FM_EXTENSIONS=none); or choose another backend with FM_BACKEND`
+    : absent.length
+      ? `install ${absent.map((e) => e.specifier).join(' or ')} (it adds the kernels tfjs's ${backend} backend lacks), or choose another backend with FM_BACKEND`
+      : 'choose another backend with FM_BACKEND';
+  const explained = new Error(`the ${backend} backend has no '${kernel}' kernel: ${hint}`);
+  (explained as Error & { cause?: unknown }).cause = error;
+  return explained;
+}

@@ -2,6 +2,7 @@ import { tf } from '../backend/tf.js';
 import { Rng } from '../random.js';
 import type { Module } from '../nn/module.js';
 import { modelSpecOf } from '../nn/model-registry.js';
+import { explainMissingKernel } from '../backend/resolve.js';
 import { loadCheckpoint, saveCheckpoint, disposeCheckpoint } from '../io/index.js';
 import { FlatAdam, NonFiniteGradientError, type AdamConfig } from './optimizer.js';
 import { FlatEMA } from './ema.js';
@@ -111,7 +112,13 @@ export class Trainer {
   /** One optimisation step. Throws NonFiniteLossError (without updating anything) on a NaN/Inf loss or gradient. */
   trainStep(): StepResult {
     const ctx: StepContext = { step: this.step, rng: this.rng };
-    const { value, grads } = tf.variableGrads(() => this.loss(ctx), this.variables);
+    let computed: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    try {
+      computed = tf.variableGrads(() => this.loss(ctx), this.variables);
+    } catch (error) {
+      throw explainMissingKernel(error);
+    }
+    const { value, grads } = computed;
     const lossValue = value.dataSync()[0];
     const ordered = this.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
     try {
