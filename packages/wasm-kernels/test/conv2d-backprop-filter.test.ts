@@ -5,7 +5,7 @@ import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks, o
 import { setConvSimdEnabled } from '../src/simd/conv-loops.js';
 
 /**
- * The wasm Conv2DBackpropFilter (missing in tfjs-backend-wasm 4.22; wasm-conv2d-backprop-filter.ts) against the
+ * The wasm Conv2DBackpropFilter (missing in tfjs-backend-wasm 4.22; kernels/conv2d-backprop-filter.ts) against the
  * cpu backend's kernel on random shapes, strides, paddings, kernel sizes and channel counts; through tf.grad of
  * a small conv net; and a JVP (a reverse pass through a reverse pass) through conv2d on wasm.
  */

@@ -5,7 +5,7 @@ import { compareWithCpu, randomPad, worstError, type Pad, wasmComparisonHooks, o
 import { setConvSimdEnabled } from '../src/simd/conv-loops.js';
 
 /**
- * The wasm Conv2DBackpropInput patch (wasm-conv2d-backprop-input.ts: dy·Wᵀ and a scatter-add, replacing
+ * The wasm Conv2DBackpropInput patch (kernels/conv2d-backprop-input.ts: dy·Wᵀ and a scatter-add, replacing
  * tfjs-backend-wasm's scalar loop) against the cpu backend: the kernel on random settings, conv2dTranspose,
  * and the input gradient of a small conv net.
  */

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { tf, Rng, FlatAdam, NonFiniteGradientError, fusedAdamAvailable, type AdamConfig } from '@flowmatch/core';
 
 /**
- * FlatAdam's fused wasm kernel (backend/kernels/wasm-adam.ts) against (1) a straightforward per-tensor tf-ops
+ * FlatAdam's fused wasm kernel (kernels/flat-adam.ts) against (1) a straightforward per-tensor tf-ops
  * Adam, (2) PyTorch's update formula in float64 JS, and (3) FlatAdam on the cpu backend (the tf-ops path).
  */
 

@@ -5,7 +5,7 @@ import { wasmThreadPool } from '../src/threads/pool.js';
 import { fitsThreadedConv, threadedConvPool } from '../src/threads/conv.js';
 
 /**
- * The threaded convolutions (wasm-threads.ts, wasm-conv-threaded.ts): forward Conv2D, FusedConv2D with a bias,
+ * The threaded convolutions (threads/pool.ts, threads/conv.ts): forward Conv2D, FusedConv2D with a bias,
  * and the filter gradient, against the cpu backend on random shapes big enough to take the threaded path
  * (vitest.setup.ts asks for 2 threads). Each case also checks that the pool ran a job for it.
  */

@@ -2,7 +2,7 @@
  * Convolution timings at the MNIST U-Net's shapes (batch 32): forward (fused bias) and the filter gradient, best
  * of 10 calls, in ms. Compare FM_THREADS=1 (tfjs's XNNPACK conv, single-threaded filter gradient) with the
  * default threads, with and without FM_WASM_FMA=0 (no relaxed-SIMD FMA in our GEMM):
- *   FM_THREADS=1 node --conditions=development --import tsx tools/bench/src/conv-threads.ts
+ *   FM_THREADS=1 node --conditions=@flowmatch/source --import tsx tools/bench/src/conv-threads.ts
  */
 import { tf, resolveBackend, Rng } from '@flowmatch/core';
 

@@ -3,7 +3,7 @@
  * the Fréchet distance of the evaluation classifier's features (see @flowmatch/image's evaluateDigits), with
  * the sampling time, as a Markdown table (and JSON with --json FILE).
  *
- *   node --conditions=development --import tsx tools/bench/src/image-quality.ts --checkpoint out/image/model.safetensors \
+ *   node --conditions=@flowmatch/source --import tsx tools/bench/src/image-quality.ts --checkpoint out/image/model.safetensors \
  *     --runs midpoint:40,euler:20,rk4:40,dopri5:1e-3 --guidance 0,1,3 --per-class 50 [--json FILE] [--no-ema]
  *
  * A run is METHOD:NFE for fixed-step methods (steps = NFE / evaluations per step) and dopri5:TOL (rtol = atol)

@@ -1,6 +1,6 @@
 /**
  * Before/after timings of our wasm kernel patches:
- *   node --conditions=development --import tsx tools/bench/src/kernel-bench.ts [--rounds N] [FILTER]
+ *   node --conditions=@flowmatch/source --import tsx tools/bench/src/kernel-bench.ts [--rounds N] [FILTER]
  * Takes tfjs's own kernels before the patches are applied, then alternates original and patched kernel in
  * short rounds and keeps the best round of each, so a busy machine skews both sides alike.
  */

@@ -2,7 +2,7 @@
  * Step time and per-kernel profile (kernel name + input shapes, outermost kernel calls only) of a U-Net
  * flow-matching training step on MNIST-shaped random data (28×28×1, 10 classes, condot, Trainer + Adam).
  *   CFG=big|mid|small[,..] | CFG_JSON='{"baseChannels":16,...}'  BATCH=64  STEPS=3  PROFILE=1  TOP=40
- *   node --conditions=development --import tsx tools/bench/src/unet-profile.ts
+ *   node --conditions=@flowmatch/source --import tsx tools/bench/src/unet-profile.ts
  * FM_DISABLE_KERNEL_PATCHES=<name> compares against tfjs's kernel (e.g. Conv2DBackpropInputAsConv).
  */
 import { tf, resolveBackend, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';

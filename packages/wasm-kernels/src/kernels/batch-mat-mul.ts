@@ -11,7 +11,7 @@ import { gemmOnHeap } from '../simd/gemm.js';
 function patchTransposedMatMul(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
   if (!original || !tf.getKernel('Transpose', 'wasm') || kernelPatchDisabled(kernelName)) return;
-  // Plain float32 products (no bias, no activation) go to our own GEMM (wasm-gemm.ts) unless `gemm` is listed
+  // Plain float32 products (no bias, no activation) go to our own GEMM (simd/gemm.ts) unless `gemm` is listed
   // in FM_DISABLE_KERNEL_PATCHES.
   const useGemm = kernelName === 'BatchMatMul' && !kernelPatchDisabled('gemm');
   tf.unregisterKernel(kernelName, 'wasm');
@@ -29,7 +29,7 @@ function patchTransposedMatMul(kernelName: string): void {
       }
       if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
       const temporaries: tf.TensorInfo[] = [];
-      // Looked up per call so a patched Transpose (wasm-transpose.ts) is used whatever the patch order.
+      // Looked up per call so a patched Transpose (kernels/transpose.ts) is used whatever the patch order.
       const transpose = tf.getKernel('Transpose', 'wasm')!;
       const swapLastTwo = (x: tf.TensorInfo): tf.TensorInfo => {
         const rank = x.shape.length;

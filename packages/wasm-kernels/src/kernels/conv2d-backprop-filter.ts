@@ -13,11 +13,11 @@ import { convFilterThreaded, convGeometry, threadedConvPool } from '../threads/c
  * is one product colsᵀ·dy of the transposed im2col matrix colsᵀ [kh·kw·C_in, N·H_out·W_out] (padding read as
  * zeros) with dy as [N·H_out·W_out, C_out]. colsᵀ is built from a channel-major copy of x (one Transpose
  * kernel), so each of its rows is a run of contiguous (stride 1) or evenly spaced input pixels, copied by our
- * wasm loops (wasm-conv-simd.ts); the product is the wasm BatchMatMul kernel. Batches whose colsᵀ would
+ * wasm loops (simd/conv-loops.ts); the product is the wasm BatchMatMul kernel. Batches whose colsᵀ would
  * exceed ~64 MB are processed a few images at a time and the partial filters summed.
  *
- * With the thread pool running (wasm-threads.ts), the same product is computed chunk by chunk on all threads
- * instead (wasm-conv-threaded.ts).
+ * With the thread pool running (threads/pool.ts), the same product is computed chunk by chunk on all threads
+ * instead (threads/conv.ts).
  *
  * NHWC, float32, dilation 1 (tfjs's conv2d gradient itself refuses dilations > 1), any strides, 'same',
  * 'valid', a number or explicit paddings, and dimRoundingMode.

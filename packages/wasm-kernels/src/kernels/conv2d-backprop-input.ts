@@ -11,7 +11,7 @@ import { allOnes, convKernels, dyRowsForChunk, MAX_COLS_FLOATS, tapRange, type C
  *   cols = dy · Wᵀ           [N·H_out·W_out, C_out] · [C_out, kh·kw·C_in]
  *   dx[n][oh·sh + i − pt][ow·sw + j − pl][:] += cols[(n, oh, ow)][(i, j, :)]   (taps that land in padding dropped)
  *
- * with the product on the wasm BatchMatMul kernel and the scatter-add in our wasm loop (wasm-conv-simd.ts).
+ * with the product on the wasm BatchMatMul kernel and the scatter-add in our wasm loop (simd/conv-loops.ts).
  * Batches whose cols would exceed ~64 MB go a few images at a time. Stride 1 (every conv of a U-Net but its
  * downsampling) goes to the forward Conv2D instead: see stride1AsForwardConv. NHWC float32 with dilation 1 (all tfjs
  * asks of it); anything else keeps tfjs's kernel.

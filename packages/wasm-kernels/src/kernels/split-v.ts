@@ -6,7 +6,7 @@ import { sliceOnHeap } from './slice.js';
 /**
  * tfjs-backend-wasm 4.22's SplitV runs its Slice once per piece, and that Slice reads the whole input back to
  * JS each time: splitting the optimiser's flat 8.8k-float update into 8 parameters takes ~65 µs. Each piece
- * is copied on the heap instead (see wasm-slice.ts). Float32/int32; other cases keep the original.
+ * is copied on the heap instead (see kernels/slice.ts). Float32/int32; other cases keep the original.
  */
 export const splitVPatch: KernelPatch = {
   kernelName: 'SplitV',

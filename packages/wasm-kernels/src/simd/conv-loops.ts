@@ -3,7 +3,7 @@ import type { WasmBackendInternals } from '../heap.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
- * The data movement of the convolution gradients (wasm-conv2d-backprop-filter.ts, wasm-conv2d-backprop-input.ts)
+ * The data movement of the convolution gradients (kernels/conv2d-backprop-filter.ts, kernels/conv2d-backprop-input.ts)
  * as wasm loops on tfjs-backend-wasm's heap; the arithmetic itself is one matrix product per call. Each
  * function handles one filter tap (i, j): the caller loops over the kh·kw taps and passes what depends on them,
  * so the loops need no division. All pointers are byte offsets into the heap; sizes are element counts.

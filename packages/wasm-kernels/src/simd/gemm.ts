@@ -11,7 +11,7 @@ import { simdKernels } from './loops.js';
  * into a scratch buffer (our tiled transpose, ~10 µs for [256,64]). Each output sums a[i][k]·b[k][j] in k
  * order from 0, like XNNPACK's kernels: the training shapes give bit-identical products (kernels.test.ts).
  * Float32 only; returns null (the caller keeps tfjs's kernel) for other dtypes and unsupported broadcasts.
- * Used by the BatchMatMul patch in wasm-matmul-transpose.ts; FM_DISABLE_KERNEL_PATCHES=gemm turns it off.
+ * Used by the BatchMatMul patch in kernels/batch-mat-mul.ts; FM_DISABLE_KERNEL_PATCHES=gemm turns it off.
  */
 export function gemmOnHeap(args: KernelArgs<{ transposeA?: boolean; transposeB?: boolean }>): tf.TensorInfo | null {
   const { a, b } = args.inputs;

@@ -199,7 +199,7 @@ export interface GemmVariant {
   fusedMultiplyAdd?: boolean;
 }
 
-/** The register-tiled GEMM (see SimdKernels.gemm); exported for the threaded module (wasm-threads.ts). */
+/** The register-tiled GEMM (see SimdKernels.gemm); exported for the threaded module (threads/pool.ts). */
 export function gemm(variant: GemmVariant = {}): FunctionWriter {
   const { name = 'gemm', accumulate = false, fusedMultiplyAdd = false } = variant;
   const f = new FunctionWriter(name, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);

@@ -4,7 +4,7 @@ import { allOnes } from '../simd/conv-loops.js';
 import { wasmThreadPool, type WasmThreadPool } from './pool.js';
 
 /**
- * NHWC convolutions (forward, and the filter gradient) as im2col + GEMM on the thread pool of wasm-threads.ts:
+ * NHWC convolutions (forward, and the filter gradient) as im2col + GEMM on the thread pool of pool.ts:
  * the output pixels are cut into chunks of rows; each thread builds its chunk's im2col rows in its own
  * scratch (small enough to stay in cache) and multiplies them by the filter read as [kh·kw·C, Co].
  * Inputs are copied from tfjs's heap into the shared memory first and the result copied back: a few MB, a
