@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { KernelPatch } from './registry.js';
 
 /**
  * The parts of tfjs-backend-wasm's BackendWasm that JS kernels use to read and write tensors in place on the
@@ -54,4 +55,21 @@ export function callKernel(kernel: tf.KernelFunc, args: KernelArgs<any>): tf.Ten
 export function shareInput(backend: WasmBackendInternals, x: tf.TensorInfo): tf.TensorInfo {
   backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * A patch that adds a kernel tfjs's wasm backend does not have (a missing gradient, or one of the fused kernels core
+ * looks up by name). It leaves an existing registration alone; `disabledBy` is the FM_DISABLE_KERNEL_PATCHES name that
+ * turns it off (default: its own), so a kernel and its backward can be switched together.
+ */
+export function addedWasmKernel(kernelName: string, reason: string, kernelFunc: (args: KernelArgs<any>) => tf.TensorInfo | tf.TensorInfo[], disabledBy = kernelName): KernelPatch {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    reason,
+    apply: () => {
+      if (tf.getKernel(kernelName, 'wasm') || kernelPatchDisabled(disabledBy)) return;
+      tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    },
+  };
 }

@@ -4,9 +4,8 @@
  * (changesets skips those), the files its tarball would hold, and the changesets waiting for `npm run version-packages`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listWorkspaces } from '@flowmatch/verify-packages';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -15,17 +14,7 @@ function npm(args: string[], cwd: string): { status: number | null; stdout: stri
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const packages: Array<{ name: string; version: string; dir: string; private: boolean }> = [];
-for (const group of ['packages', 'apps', 'tools', 'examples']) {
-  const base = join(root, group);
-  if (!existsSync(base)) continue;
-  for (const entry of readdirSync(base)) {
-    const file = join(base, entry, 'package.json');
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8'));
-    packages.push({ name: pkg.name, version: pkg.version, dir: join(base, entry), private: Boolean(pkg.private) });
-  }
-}
+const packages = listWorkspaces(root);
 
 console.log('| package | version | on the registry | would publish | tarball |');
 console.log('| --- | --- | --- | --- | --- |');

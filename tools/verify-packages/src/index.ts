@@ -1,2 +1,3 @@
 export * from './bundle.js';
 export * from './readme.js';
+export * from './workspaces.js';

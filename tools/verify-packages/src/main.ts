@@ -12,36 +12,16 @@
  * Every step prints one line; the first failure stops with the command's output.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
 import { bundleForBrowser, BROWSER_ENTRY } from './bundle.js';
 import { readmeExamples } from './readme.js';
+import { listWorkspaces, type Workspace } from './workspaces.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-
-interface Workspace {
-  name: string;
-  dir: string;
-  private: boolean;
-}
-
-function workspaces(): Workspace[] {
-  const out: Workspace[] = [];
-  for (const group of ['packages', 'apps', 'tools', 'examples']) {
-    const base = join(root, group);
-    if (!existsSync(base)) continue;
-    for (const entry of readdirSync(base)) {
-      const file = join(base, entry, 'package.json');
-      if (!existsSync(file)) continue;
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name: string; private?: boolean };
-      out.push({ name: pkg.name, dir: join(base, entry), private: Boolean(pkg.private) });
-    }
-  }
-  return out;
-}
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
   const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
@@ -80,7 +60,7 @@ async function main(): Promise<void> {
   run('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], root);
   done();
 
-  const all = workspaces();
+  const all = listWorkspaces(root);
   const publishable = all.filter((w) => !w.private);
   const packed = [...publishable, ...all.filter((w) => w.name === '@flowmatch/demo' || w.name === '@flowmatch/plugin-stochastic-interpolant')];
   const work = mkdtempSync(join(tmpdir(), 'flowmatch-verify-'));

@@ -41,28 +41,38 @@ function pointwise(x: tf.Tensor, weight: tf.Tensor, bias: tf.Variable | undefine
   return tf.reshape(y, [...x.shape.slice(0, -1), outChannels]);
 }
 
-/**
- * 2-D convolution on NHWC tensors with 'same' padding. The kernel is stored [kh, kw, in, out] (tfjs's layout).
- * A 1×1 stride-1 convolution runs as one matmul, whose weight gradient needs no Conv2DBackpropFilter kernel.
- */
-export class Conv2d extends Module {
+/** Weight [...taps, in, out] and bias [out], initialised like PyTorch's nn.Conv*d, for Conv1d and Conv2d. */
+abstract class Convolution extends Module {
   readonly weight: tf.Variable;
   readonly bias?: tf.Variable;
   readonly stride: number;
 
-  constructor(
+  protected constructor(
+    layer: string,
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernelSize: number,
-    options: ConvOptions = {},
+    spatialDims: number,
+    options: ConvOptions,
   ) {
     super();
     this.stride = options.stride ?? 1;
-    checkSizes('Conv2d', { inChannels, outChannels, kernelSize, stride: this.stride });
+    checkSizes(layer, { inChannels, outChannels, kernelSize, stride: this.stride });
     const rng = options.rng ?? new Rng(0);
-    const bound = options.zeroInit ? 0 : 1 / Math.sqrt(kernelSize * kernelSize * inChannels);
-    this.weight = this.registerParameter('weight', uniformInit(rng, [kernelSize, kernelSize, inChannels, outChannels], bound));
+    const taps = Array<number>(spatialDims).fill(kernelSize);
+    const bound = options.zeroInit ? 0 : 1 / Math.sqrt(kernelSize ** spatialDims * inChannels);
+    this.weight = this.registerParameter('weight', uniformInit(rng, [...taps, inChannels, outChannels], bound));
     if (options.bias ?? true) this.bias = this.registerParameter('bias', uniformInit(rng, [outChannels], bound));
+  }
+}
+
+/**
+ * 2-D convolution on NHWC tensors with 'same' padding. The kernel is stored [kh, kw, in, out] (tfjs's layout).
+ * A 1×1 stride-1 convolution runs as one matmul, whose weight gradient needs no Conv2DBackpropFilter kernel.
+ */
+export class Conv2d extends Convolution {
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options: ConvOptions = {}) {
+    super('Conv2d', inChannels, outChannels, kernelSize, 2, options);
   }
 
   /** x: [B, H, W, in] → [B, ceil(H/stride), ceil(W/stride), out]. */
@@ -81,24 +91,9 @@ export class Conv2d extends Module {
  * 1-D convolution over frames, on [B, T, C] tensors (channels last) with 'same' padding. The kernel is stored
  * [k, in, out] (tfjs's conv1d layout); it runs as a 2-D convolution of a height-1 image.
  */
-export class Conv1d extends Module {
-  readonly weight: tf.Variable;
-  readonly bias?: tf.Variable;
-  readonly stride: number;
-
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    readonly kernelSize: number,
-    options: ConvOptions = {},
-  ) {
-    super();
-    this.stride = options.stride ?? 1;
-    checkSizes('Conv1d', { inChannels, outChannels, kernelSize, stride: this.stride });
-    const rng = options.rng ?? new Rng(0);
-    const bound = options.zeroInit ? 0 : 1 / Math.sqrt(kernelSize * inChannels);
-    this.weight = this.registerParameter('weight', uniformInit(rng, [kernelSize, inChannels, outChannels], bound));
-    if (options.bias ?? true) this.bias = this.registerParameter('bias', uniformInit(rng, [outChannels], bound));
+export class Conv1d extends Convolution {
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options: ConvOptions = {}) {
+    super('Conv1d', inChannels, outChannels, kernelSize, 1, options);
   }
 
   /** x: [B, T, in] → [B, ceil(T/stride), out]. */

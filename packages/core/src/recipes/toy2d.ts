@@ -5,7 +5,7 @@ import { MLPVelocity, type MLPVelocityConfig } from '../nn/mlp.js';
 import { createPath } from '../paths/registry.js';
 import { MinibatchOTCoupling } from '../couplings/couplings.js';
 import { flowMatchingObjective } from '../losses/cfm-loss.js';
-import { Trainer, type TrainSummary } from '../train/trainer.js';
+import { Trainer, trainToCompletion, type TrainSummary } from '../train/trainer.js';
 import { sampleToy2d, TOY2D_DATASETS, type Toy2dDataset } from '../data/toy2d.js';
 import { slicedWasserstein, rbfMMD, energyDistance } from '../metrics/distances.js';
 import { CheckpointError } from '../io/checkpoint.js';
@@ -116,16 +116,8 @@ export async function trainToy2d(options: Partial<TrainToy2dOptions> = {}): Prom
   );
   const budget = o.seconds > 0 && Number.isFinite(o.seconds) ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`;
   o.log(`training a ${o.depth}x${o.hidden} ${o.activation} MLP (${model.parameterCount()} parameters) on ${o.dataset} (${o.path} path, ${o.coupling} coupling), batch ${o.batchSize}, ${budget}`);
-  try {
-    const summary = await trainer.fit();
-    trainer.useEmaWeights();
-    return { model, summary, meta, checkpointPath: o.checkpointPath };
-  } catch (error) {
-    model.dispose();
-    throw error;
-  } finally {
-    trainer.dispose();
-  }
+  const summary = await trainToCompletion(trainer);
+  return { model, summary, meta, checkpointPath: o.checkpointPath };
 }
 
 export interface Toy2dQuality {

@@ -282,3 +282,20 @@ export class Trainer {
     this.ema?.dispose();
   }
 }
+
+/**
+ * A recipe's training run: fit(), then the EMA weights into the model (the weights to sample with). The trainer is
+ * disposed either way and the model too when training fails, so a recipe hands back a ready model or nothing.
+ */
+export async function trainToCompletion(trainer: Trainer): Promise<TrainSummary> {
+  try {
+    const summary = await trainer.fit();
+    trainer.useEmaWeights();
+    return summary;
+  } catch (error) {
+    trainer.model.dispose();
+    throw error;
+  } finally {
+    trainer.dispose();
+  }
+}

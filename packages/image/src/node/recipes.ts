@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { tf, Trainer, createPath, flowMatchingObjective, resolveBackend, writeFileAtomic, encodeNpy, ProgressReporter, type TrainSummary } from '@flowmatch/core';
+import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, writeFileAtomic, encodeNpy, ProgressReporter, type TrainSummary } from '@flowmatch/core';
 import type { MethodName } from '@flowmatch/solvers';
 import { UNetVelocity, type UNetVelocityConfig } from '../unet.js';
 import { dropLabels } from '../guidance.js';
@@ -108,16 +108,8 @@ export async function trainImageModel(options: Partial<TrainImageOptions> = {}):
     meta: { ...meta },
   });
   o.log(`training a U-Net (${model.parameterCount()} parameters) on ${source} (${data.count} images ${h}×${w}×${c}, ${data.numClasses} classes), batch ${o.batchSize}, ${timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`}`);
-  try {
-    const summary = await trainer.fit();
-    trainer.useEmaWeights();
-    return { model, meta, summary, checkpointPath: o.checkpointPath };
-  } catch (error) {
-    model.dispose();
-    throw error;
-  } finally {
-    trainer.dispose();
-  }
+  const summary = await trainToCompletion(trainer);
+  return { model, meta, summary, checkpointPath: o.checkpointPath };
 }
 
 export interface EvaluateImageOptions {

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelPatch } from '../registry.js';
-import { kernelPatchDisabled, type KernelArgs, type WasmBackendInternals } from '../heap.js';
+import { addedWasmKernel, type KernelArgs, type WasmBackendInternals } from '../heap.js';
 import { allOnes, convKernels, dyRowsForChunk, MAX_COLS_FLOATS, tapRange, type ConvBackpropAttrs } from '../simd/conv-loops.js';
 import { convFilterThreaded, convGeometry, threadedConvPool } from '../threads/conv.js';
 
@@ -108,16 +107,4 @@ export function conv2dBackpropFilterWasm(args: KernelArgs<Conv2DBackpropFilterAt
   return { dataId: acc!.dataId, shape: filterShape.slice(), dtype: 'float32' };
 }
 
-export const conv2dBackpropFilterPatch: KernelPatch = {
-  kernelName: 'Conv2DBackpropFilter',
-  backendName: 'wasm',
-  reason: 'missing in tfjs-backend-wasm 4.22 (no conv filter gradients); im2colᵀ + one BatchMatMul',
-  apply: () => {
-    if (tf.getKernel('Conv2DBackpropFilter', 'wasm') || kernelPatchDisabled('Conv2DBackpropFilter')) return;
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropFilter',
-      backendName: 'wasm',
-      kernelFunc: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
-    });
-  },
-};
+export const conv2dBackpropFilterPatch = addedWasmKernel('Conv2DBackpropFilter', 'missing in tfjs-backend-wasm 4.22 (no conv filter gradients); im2colᵀ + one BatchMatMul', conv2dBackpropFilterWasm);

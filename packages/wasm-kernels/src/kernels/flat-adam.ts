@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FLAT_ADAM_KERNEL, type FlatAdamAttrs } from '@flowmatch/core';
-import type { KernelPatch } from '../registry.js';
-import { kernelPatchDisabled, type KernelArgs } from '../heap.js';
+import { addedWasmKernel, type KernelArgs } from '../heap.js';
 import { simdKernels, type AdamFunction } from '../simd/loops.js';
 
 /**
@@ -39,12 +38,4 @@ function flatAdamKernel(args: KernelArgs<FlatAdamAttrs>): tf.TensorInfo[] {
   return [...outs, flat, m, v];
 }
 
-export const flatAdamPatch: KernelPatch = {
-  kernelName: FLAT_ADAM_KERNEL,
-  backendName: 'wasm',
-  reason: 'Adam/AdamW as one fused SIMD pass over parameters, gradients and moments (FlatAdam.step)',
-  apply: () => {
-    if (kernelPatchDisabled(FLAT_ADAM_KERNEL) || tf.getKernel(FLAT_ADAM_KERNEL, 'wasm')) return;
-    tf.registerKernel({ kernelName: FLAT_ADAM_KERNEL, backendName: 'wasm', kernelFunc: flatAdamKernel as unknown as tf.KernelFunc });
-  },
-};
+export const flatAdamPatch = addedWasmKernel(FLAT_ADAM_KERNEL, 'Adam/AdamW as one fused SIMD pass over parameters, gradients and moments (FlatAdam.step)', flatAdamKernel);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GROUP_NORM_KERNEL, GROUP_NORM_SILU_GRAD_KERNEL } from '@flowmatch/core';
-import type { KernelPatch } from '../registry.js';
-import { kernelPatchDisabled, type KernelArgs } from '../heap.js';
+import { addedWasmKernel, type KernelArgs } from '../heap.js';
 import { groupNormLoops } from '../simd/group-norm-loops.js';
 
 /** Inputs x, dy, gamma, beta, stats (from FmGroupNorm withStats); outputs dx, dγ, dβ of silu(GroupNorm(x)). */
@@ -66,12 +65,4 @@ function groupNormSiluGradWasm(args: KernelArgs<{ groups: number }>): tf.TensorI
   return [dx, dGamma, dBeta];
 }
 
-export const groupNormSiluGradPatch: KernelPatch = {
-  kernelName: GROUP_NORM_SILU_GRAD_KERNEL,
-  backendName: 'wasm',
-  reason: 'the backward pass of silu(GroupNorm) in 2 streaming passes (first-order training)',
-  apply: () => {
-    if (tf.getKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'wasm') || kernelPatchDisabled(GROUP_NORM_KERNEL)) return;
-    tf.registerKernel({ kernelName: GROUP_NORM_SILU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: groupNormSiluGradWasm as unknown as tf.KernelFunc });
-  },
-};
+export const groupNormSiluGradPatch = addedWasmKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'the backward pass of silu(GroupNorm) in 2 streaming passes (first-order training)', groupNormSiluGradWasm, GROUP_NORM_KERNEL);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GROUP_NORM_KERNEL, type GroupNormAttrs } from '@flowmatch/core';
-import type { KernelPatch } from '../registry.js';
-import { kernelPatchDisabled, type KernelArgs } from '../heap.js';
+import { addedWasmKernel, type KernelArgs } from '../heap.js';
 import { groupNormLoops } from '../simd/group-norm-loops.js';
 
 /**
@@ -72,12 +71,4 @@ function groupNormWasm(args: KernelArgs<GroupNormAttrs>): tf.TensorInfo {
 }
 
 /** FM_DISABLE_KERNEL_PATCHES=FmGroupNorm turns off this kernel and its backward (group-norm-silu-grad.ts). */
-export const groupNormPatch: KernelPatch = {
-  kernelName: GROUP_NORM_KERNEL,
-  backendName: 'wasm',
-  reason: 'group normalisation (+ SiLU) in 3 streaming passes instead of ~12 kernels',
-  apply: () => {
-    if (tf.getKernel(GROUP_NORM_KERNEL, 'wasm') || kernelPatchDisabled(GROUP_NORM_KERNEL)) return;
-    tf.registerKernel({ kernelName: GROUP_NORM_KERNEL, backendName: 'wasm', kernelFunc: groupNormWasm as unknown as tf.KernelFunc });
-  },
-};
+export const groupNormPatch = addedWasmKernel(GROUP_NORM_KERNEL, 'group normalisation (+ SiLU) in 3 streaming passes instead of ~12 kernels', groupNormWasm);

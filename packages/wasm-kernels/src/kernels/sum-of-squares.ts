@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SUM_OF_SQUARES_KERNEL } from '@flowmatch/core';
-import type { KernelPatch } from '../registry.js';
-import { kernelPatchDisabled, type KernelArgs } from '../heap.js';
+import { addedWasmKernel, type KernelArgs } from '../heap.js';
 import { simdKernels } from '../simd/loops.js';
 
 /**
@@ -24,12 +23,4 @@ function sumOfSquaresKernel(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
-export const sumOfSquaresPatch: KernelPatch = {
-  kernelName: SUM_OF_SQUARES_KERNEL,
-  backendName: 'wasm',
-  reason: "the gradient norm of FlatAdam's fused step, summed in place over every gradient",
-  apply: () => {
-    if (kernelPatchDisabled('FlatAdam') || tf.getKernel(SUM_OF_SQUARES_KERNEL, 'wasm')) return;
-    tf.registerKernel({ kernelName: SUM_OF_SQUARES_KERNEL, backendName: 'wasm', kernelFunc: sumOfSquaresKernel as unknown as tf.KernelFunc });
-  },
-};
+export const sumOfSquaresPatch = addedWasmKernel(SUM_OF_SQUARES_KERNEL, "the gradient norm of FlatAdam's fused step, summed in place over every gradient", sumOfSquaresKernel, 'FlatAdam');

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelPatch } from '../registry.js';
-import { kernelPatchDisabled, type KernelArgs } from '../heap.js';
+import { addedWasmKernel, type KernelArgs } from '../heap.js';
 
 
 /**
@@ -32,12 +31,4 @@ function unsortedSegmentSum(args: KernelArgs<{ numSegments: number }>): tf.Tenso
   return out;
 }
 
-export const unsortedSegmentSumPatch: KernelPatch = {
-  kernelName: 'UnsortedSegmentSum',
-  backendName: 'wasm',
-  reason: 'missing on wasm; it is the gradient of tf.gather (embedding tables)',
-  apply: () => {
-    if (tf.getKernel('UnsortedSegmentSum', 'wasm') || kernelPatchDisabled('UnsortedSegmentSum')) return;
-    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
-  },
-};
+export const unsortedSegmentSumPatch = addedWasmKernel('UnsortedSegmentSum', 'missing on wasm; it is the gradient of tf.gather (embedding tables)', unsortedSegmentSum);

@@ -1,4 +1,5 @@
-import { assembleModule, FunctionWriter } from './assembler.js';
+import { FunctionWriter } from './assembler.js';
+import { heapMemory, heapModule } from './heap-module.js';
 import type { WasmBackendInternals } from '../heap.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
@@ -194,8 +195,7 @@ function jsKernels(heap: () => Float32Array): ConvSimdKernels {
   };
 }
 
-let bytes: Uint8Array | undefined;
-const instances = new WeakMap<WebAssembly.Memory, ConvSimdKernels | null>();
+const convModule = heapModule<ConvSimdKernels>(() => [im2colT(), col2imAdd()]);
 let simdAllowed = true;
 
 /** Tests turn the wasm module off to exercise the JavaScript loops. */
@@ -205,24 +205,12 @@ export function setConvSimdEnabled(enabled: boolean): void {
 
 /** The loops bound to this backend's heap: our wasm module where it can be instantiated, else the JS ones. */
 export function convKernels(backend: WasmBackendInternals): ConvSimdKernels {
-  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown }; HEAPF32?: Float32Array } }).wasm?.asm?.memory;
-  if (simdAllowed && memory instanceof WebAssembly.Memory) {
-    let kernels = instances.get(memory);
-    if (kernels === undefined) {
-      try {
-        bytes ??= assembleModule([im2colT(), col2imAdd()]);
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
-        kernels = instance.exports as unknown as ConvSimdKernels;
-      } catch {
-        kernels = null;
-      }
-      instances.set(memory, kernels);
-    }
-    if (kernels) return kernels;
-  }
+  const kernels = simdAllowed ? convModule(backend) : null;
+  if (kernels) return kernels;
   // A fresh view per call: the heap may have grown (and detached older views) since the last one.
+  const memory = heapMemory(backend);
   const wasm = (backend as unknown as { wasm: { HEAPF32?: Float32Array; HEAPU8: Uint8Array } }).wasm;
-  return jsKernels(() => (memory instanceof WebAssembly.Memory ? new Float32Array(memory.buffer) : (wasm.HEAPF32 ?? new Float32Array(wasm.HEAPU8.buffer))));
+  return jsKernels(() => (memory ? new Float32Array(memory.buffer) : (wasm.HEAPF32 ?? new Float32Array(wasm.HEAPU8.buffer))));
 }
 
 /**

@@ -1,5 +1,5 @@
-import { assembleModule, FunctionWriter } from './assembler.js';
-import type { WasmBackendInternals } from '../heap.js';
+import { FunctionWriter } from './assembler.js';
+import { heapModule } from './heap-module.js';
 
 /** The streaming loops of the group-norm kernels (FmGroupNorm, FmGroupNormSiluGrad), over NHWC rows of floats. */
 export interface GroupNormLoops {
@@ -52,90 +52,74 @@ function columnLoop(name: string, params: number, body: (f: FunctionWriter, rowP
   return f;
 }
 
-let loopsBytes: Uint8Array | undefined;
-const instances = new WeakMap<WebAssembly.Memory, GroupNormLoops | null>();
-
-export function groupNormLoops(backend: WasmBackendInternals): GroupNormLoops | null {
-  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  let loops = instances.get(memory);
-  if (loops === undefined) {
-    try {
-      loopsBytes ??= assembleModule([
-        // colSums(x, out, rows, cols)
-        columnLoop('colSums', 4, (f, row, j) => {
-          f.get(1).get(j).i32Add();
-          f.get(1).get(j).i32Add().v128Load().get(row).get(j).i32Add().v128Load().f32x4Add();
-          f.v128Store();
-        }),
-        // colSquaredDeviations(x, center, out, rows, cols)
-        columnLoop('colSquaredDeviations', 5, (f, row, j) => {
-          const d = f.local('v128');
-          f.get(row).get(j).i32Add().v128Load().get(1).get(j).i32Add().v128Load().f32x4Sub().set(d);
-          f.get(2).get(j).i32Add();
-          f.get(2).get(j).i32Add().v128Load().get(d).get(d).f32x4Mul().f32x4Add();
-          f.v128Store();
-        }),
-        // affineRows(x, y, scale, shift, rows, cols): y's row pointer follows x's at a fixed distance.
-        columnLoop('affineRows', 6, (f, row, j) => {
-          f.get(row).get(1).i32Add().get(0).i32Sub().get(j).i32Add();
-          f.get(row).get(j).i32Add().v128Load().get(2).get(j).i32Add().v128Load().f32x4Mul();
-          f.get(3).get(j).i32Add().v128Load().f32x4Add();
-          f.v128Store();
-        }),
-        columnLoop('affineSiluRows', 6, (f, row, j) => {
-          const [z, negative, e] = [f.local('v128'), f.local('v128'), f.local('v128')];
-          f.get(row).get(j).i32Add().v128Load().get(2).get(j).i32Add().v128Load().f32x4Mul();
-          f.get(3).get(j).i32Add().v128Load().f32x4Add().set(z);
-          f.f32(0).f32x4Splat().get(z).f32x4Sub().set(negative);
-          expF32x4(f, negative, e);
-          f.get(row).get(1).i32Add().get(0).i32Sub().get(j).i32Add();
-          f.get(z).get(e).f32(1).f32x4Splat().f32x4Add().f32x4Div();
-          f.v128Store();
-        }),
-        // siluGradRows(x, dy, dz, center, rstd, gamma, beta, sumA, sumB, rows, cols)
-        columnLoop('siluGradRows', 11, (f, row, j) => {
-          const [xhat, z, e, sig, dz] = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
-          const column = (param: number) => f.get(param).get(j).i32Add();
-          const sameRow = (param: number) => f.get(row).get(param).i32Add().get(0).i32Sub().get(j).i32Add();
-          f.get(row).get(j).i32Add().v128Load();
-          column(3).v128Load().f32x4Sub();
-          column(4).v128Load().f32x4Mul().set(xhat);
-          f.get(xhat);
-          column(5).v128Load().f32x4Mul();
-          column(6).v128Load().f32x4Add().set(z);
-          f.f32(0).f32x4Splat().get(z).f32x4Sub().set(e);
-          expF32x4(f, e, e);
-          f.f32(1).f32x4Splat().get(e).f32(1).f32x4Splat().f32x4Add().f32x4Div().set(sig);
-          // dz = dy·s·(1 + z·(1 − s))
-          sameRow(1).v128Load().get(sig).f32x4Mul();
-          f.f32(1).f32x4Splat().get(z).f32(1).f32x4Splat().get(sig).f32x4Sub().f32x4Mul().f32x4Add();
-          f.f32x4Mul().set(dz);
-          sameRow(2).get(dz).v128Store();
-          column(7);
-          column(7).v128Load().get(dz).f32x4Add().v128Store();
-          column(8);
-          column(8).v128Load().get(dz).get(xhat).f32x4Mul().f32x4Add().v128Store();
-        }),
-        // normGradRows(x, dz, dx, center, a, b, c, rows, cols)
-        columnLoop('normGradRows', 9, (f, row, j) => {
-          const column = (param: number) => f.get(param).get(j).i32Add();
-          const sameRow = (param: number) => f.get(row).get(param).i32Add().get(0).i32Sub().get(j).i32Add();
-          sameRow(2);
-          sameRow(1).v128Load();
-          column(4).v128Load().f32x4Mul();
-          f.get(row).get(j).i32Add().v128Load();
-          column(3).v128Load().f32x4Sub();
-          column(6).v128Load().f32x4Mul().f32x4Add();
-          column(5).v128Load().f32x4Add();
-          f.v128Store();
-        }),
-      ]);
-      loops = new WebAssembly.Instance(new WebAssembly.Module(loopsBytes as BufferSource), { env: { memory } }).exports as unknown as GroupNormLoops;
-    } catch {
-      loops = null;
-    }
-    instances.set(memory, loops);
-  }
-  return loops;
-}
+/** The group-norm loops bound to this backend's heap, or null (callers then report the kernel cannot run). */
+export const groupNormLoops = heapModule<GroupNormLoops>(() => [
+  // colSums(x, out, rows, cols)
+  columnLoop('colSums', 4, (f, row, j) => {
+    f.get(1).get(j).i32Add();
+    f.get(1).get(j).i32Add().v128Load().get(row).get(j).i32Add().v128Load().f32x4Add();
+    f.v128Store();
+  }),
+  // colSquaredDeviations(x, center, out, rows, cols)
+  columnLoop('colSquaredDeviations', 5, (f, row, j) => {
+    const d = f.local('v128');
+    f.get(row).get(j).i32Add().v128Load().get(1).get(j).i32Add().v128Load().f32x4Sub().set(d);
+    f.get(2).get(j).i32Add();
+    f.get(2).get(j).i32Add().v128Load().get(d).get(d).f32x4Mul().f32x4Add();
+    f.v128Store();
+  }),
+  // affineRows(x, y, scale, shift, rows, cols): y's row pointer follows x's at a fixed distance.
+  columnLoop('affineRows', 6, (f, row, j) => {
+    f.get(row).get(1).i32Add().get(0).i32Sub().get(j).i32Add();
+    f.get(row).get(j).i32Add().v128Load().get(2).get(j).i32Add().v128Load().f32x4Mul();
+    f.get(3).get(j).i32Add().v128Load().f32x4Add();
+    f.v128Store();
+  }),
+  columnLoop('affineSiluRows', 6, (f, row, j) => {
+    const [z, negative, e] = [f.local('v128'), f.local('v128'), f.local('v128')];
+    f.get(row).get(j).i32Add().v128Load().get(2).get(j).i32Add().v128Load().f32x4Mul();
+    f.get(3).get(j).i32Add().v128Load().f32x4Add().set(z);
+    f.f32(0).f32x4Splat().get(z).f32x4Sub().set(negative);
+    expF32x4(f, negative, e);
+    f.get(row).get(1).i32Add().get(0).i32Sub().get(j).i32Add();
+    f.get(z).get(e).f32(1).f32x4Splat().f32x4Add().f32x4Div();
+    f.v128Store();
+  }),
+  // siluGradRows(x, dy, dz, center, rstd, gamma, beta, sumA, sumB, rows, cols)
+  columnLoop('siluGradRows', 11, (f, row, j) => {
+    const [xhat, z, e, sig, dz] = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+    const column = (param: number) => f.get(param).get(j).i32Add();
+    const sameRow = (param: number) => f.get(row).get(param).i32Add().get(0).i32Sub().get(j).i32Add();
+    f.get(row).get(j).i32Add().v128Load();
+    column(3).v128Load().f32x4Sub();
+    column(4).v128Load().f32x4Mul().set(xhat);
+    f.get(xhat);
+    column(5).v128Load().f32x4Mul();
+    column(6).v128Load().f32x4Add().set(z);
+    f.f32(0).f32x4Splat().get(z).f32x4Sub().set(e);
+    expF32x4(f, e, e);
+    f.f32(1).f32x4Splat().get(e).f32(1).f32x4Splat().f32x4Add().f32x4Div().set(sig);
+    // dz = dy·s·(1 + z·(1 − s))
+    sameRow(1).v128Load().get(sig).f32x4Mul();
+    f.f32(1).f32x4Splat().get(z).f32(1).f32x4Splat().get(sig).f32x4Sub().f32x4Mul().f32x4Add();
+    f.f32x4Mul().set(dz);
+    sameRow(2).get(dz).v128Store();
+    column(7);
+    column(7).v128Load().get(dz).f32x4Add().v128Store();
+    column(8);
+    column(8).v128Load().get(dz).get(xhat).f32x4Mul().f32x4Add().v128Store();
+  }),
+  // normGradRows(x, dz, dx, center, a, b, c, rows, cols)
+  columnLoop('normGradRows', 9, (f, row, j) => {
+    const column = (param: number) => f.get(param).get(j).i32Add();
+    const sameRow = (param: number) => f.get(row).get(param).i32Add().get(0).i32Sub().get(j).i32Add();
+    sameRow(2);
+    sameRow(1).v128Load();
+    column(4).v128Load().f32x4Mul();
+    f.get(row).get(j).i32Add().v128Load();
+    column(3).v128Load().f32x4Sub();
+    column(6).v128Load().f32x4Mul().f32x4Add();
+    column(5).v128Load().f32x4Add();
+    f.v128Store();
+  }),
+]);

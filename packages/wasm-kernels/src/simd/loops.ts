@@ -1,5 +1,5 @@
-import { assembleModule, FunctionWriter } from './assembler.js';
-import type { WasmBackendInternals } from '../heap.js';
+import { FunctionWriter } from './assembler.js';
+import { heapModule } from './heap-module.js';
 
 /**
  * Our own small wasm SIMD module, instantiated on tfjs-backend-wasm's heap: the loops tfjs runs slowly
@@ -431,36 +431,18 @@ function adam(name: string, decay: 'none' | 'l2' | 'decoupled'): FunctionWriter 
   return f;
 }
 
-let bytes: Uint8Array | undefined;
-const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
-
 /**
  * The kernels bound to this backend's heap, or null where the heap is not reachable (another tfjs-wasm
  * build) or SIMD is unsupported: callers then keep tfjs's kernel.
  */
-export function simdKernels(backend: WasmBackendInternals): SimdKernels | null {
-  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  let kernels = instances.get(memory);
-  if (kernels === undefined) {
-    try {
-      bytes ??= assembleModule([
-        transpose32(),
-        sumRows(),
-        copyRows(),
-        eluGrad(),
-        gemm(),
-        sumSquares(),
-        adam('adam', 'none'),
-        adam('adamL2', 'l2'),
-        adam('adamW', 'decoupled'),
-      ]);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
-      kernels = instance.exports as unknown as SimdKernels;
-    } catch {
-      kernels = null;
-    }
-    instances.set(memory, kernels);
-  }
-  return kernels;
-}
+export const simdKernels = heapModule<SimdKernels>(() => [
+  transpose32(),
+  sumRows(),
+  copyRows(),
+  eluGrad(),
+  gemm(),
+  sumSquares(),
+  adam('adam', 'none'),
+  adam('adamL2', 'l2'),
+  adam('adamW', 'decoupled'),
+]);
