@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import {
   TOY2D_DATASETS,
   toy2dDefaults,
+  toy2dEvaluationDefaults,
+  toy2dSampleDefaults,
+  modelSampleDefaults,
   trainToy2d,
   evaluateToy2d,
   parseToy2dMeta,
@@ -22,14 +25,12 @@ import {
 } from '@flowmatch/core';
 import { sample, listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
-import { imageRecipeDefaults, imageEvaluationDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
+import { imageRecipeDefaults, imageEvaluationDefaults, imageSampleDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
 import { plot2d, sample2dModel } from './two-d.js';
 import { loadPlugin } from './plugins.js';
 
-/** What `flowmatch 2d` evaluates with (the CLI's choice of report, not a training hyper-parameter). */
-const TWO_D_REPORT = { method: 'midpoint', nfe: 100, samples: 10_000 } as const;
-/** `flowmatch sample` defaults per task. */
-const SAMPLE_DEFAULTS = { '2d': { n: 10_000, nfe: 100 }, image: { n: 64, nfe: 40, guidance: 1 }, other: { n: 1000, nfe: 100 } } as const;
+const TWO_D_REPORT = toy2dEvaluationDefaults;
+const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults, other: modelSampleDefaults } as const;
 
 const d2 = toy2dDefaults;
 const di = imageRecipeDefaults;
@@ -245,7 +246,8 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
   if (!values.checkpoint) throw new UsageError('flowmatch sample needs --checkpoint FILE');
   const tolerance = (name: 'rtol' | 'atol') => (values[name] === undefined ? undefined : num(name, values[name], 0, { min: Number.MIN_VALUE }));
   const [rtol, atol] = [tolerance('rtol'), tolerance('atol')];
-  const method = solverName(values.solver, 'midpoint');
+  // Checked before the checkpoint is read; each kind's default applies when the flag is absent.
+  const solver = values.solver === undefined ? undefined : solverName(values.solver, 'midpoint');
   const seed = num('seed', values.seed, 0, { integer: true });
   const out = values.out ?? 'samples.npy';
   await resolveBackend();
@@ -259,7 +261,7 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
         n: num('n', values.n, SAMPLE_DEFAULTS.image.n, { integer: true, min: 1 }),
         classIndex: values.class === undefined ? undefined : num('class', values.class, 0, { integer: true }),
         guidance: num('cfg', values.cfg, SAMPLE_DEFAULTS.image.guidance),
-        solver: method,
+        solver: solver ?? SAMPLE_DEFAULTS.image.solver,
         nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.image.nfe, { integer: true, min: 1 }),
         rtol,
         atol,
@@ -280,7 +282,8 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
     if (task === '2d') {
       const meta = parseToy2dMeta(loaded.meta, values.checkpoint);
       const n = num('n', values.n, SAMPLE_DEFAULTS['2d'].n, { integer: true, min: 1 });
-      const result = sample2dModel(loaded.model as never, meta, { method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 }), rtol, atol, n, seed });
+      const method = solver ?? SAMPLE_DEFAULTS['2d'].method;
+      const result = sample2dModel(loaded.model, meta, { method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 }), rtol, atol, n, seed });
       await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
       await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
       await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE`);
@@ -292,7 +295,8 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
     const shape = getModelKind(loaded.spec.kind).sampleShape(loaded.spec.config);
     const size = shape.reduce((a, b) => a * b, 1);
     const x0 = tf.tensor(new Rng(seed).normalArray(n * size), [n, ...shape]);
-    const result = sample({ model: loaded.model as never, x0, method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
+    const method = solver ?? SAMPLE_DEFAULTS.other.method;
+    const result = sample({ model: loaded.model, x0, method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
     await writeFileAtomic(`${base}.npy`, encodeNpy(result.x.dataSync() as Float32Array, [n, ...shape]));
     log(`sampled ${n} × [${shape}] from a '${loaded.spec.kind}' model with ${method} (${result.nfe} NFE) in ${((performance.now() - started) / 1000).toFixed(2)}s → ${base}.npy`);
     tf.dispose([x0, result.x]);

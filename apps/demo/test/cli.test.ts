@@ -65,6 +65,27 @@ describe('flowmatch CLI', () => {
     expect(without.stderr).toMatch(/--path must be one of .*schrodinger-bridge.*; got 'stochastic-interpolant'/);
   }, 120_000);
 
+  it('samples a model kind a plugin registers (the checkpoint names it; without the plugin the kind is unknown)', async () => {
+    const { saveCheckpoint } = await import('@flowmatch/core');
+    const { LinearVelocity, register } = await import('./fixtures/linear-kind-plugin.js');
+    register();
+    const model = new LinearVelocity({ dim: 3 });
+    const file = join(dir, 'linear.safetensors');
+    await saveCheckpoint(file, { model: model.stateDict(), step: 1, rngState: null, config: { model: model.spec(), meta: {} } });
+    model.dispose();
+    const plugin = join(repoRoot, 'apps/demo/test/fixtures/linear-kind-plugin.ts');
+    const out = join(dir, 'linear.npy');
+    const r = flowmatch('sample', '--plugin', plugin, '--checkpoint', file, '--n', '5', '--nfe', '4', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/added model kind linear-test/);
+    expect(r.stdout).toMatch(/sampled 5 × \[3\] from a 'linear-test' model with midpoint \(4 NFE\)/);
+    const npy = readFileSync(out);
+    expect(npy.subarray(10, 10 + (npy[8] | (npy[9] << 8))).toString('latin1')).toContain("'shape': (5, 3)");
+    const without = flowmatch('sample', '--checkpoint', file);
+    expect(without.status).toBe(1);
+    expect(without.stderr).toMatch(/linear\.safetensors: unknown model kind 'linear-test'; registered kinds: mlp, unet/);
+  }, 60_000);
+
   it('reports bad flags and files with a message and exit code, never a stack', () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['2d', '--dataset', 'spiral'], 2, /--dataset must be one of moons, 8gaussians, checkerboard, circles, spirals; got 'spiral'/],

@@ -168,6 +168,10 @@ class TinyModel extends TinyNet {
   spec() {
     return { kind: 'tiny-test', config: { fill: this.fillValue } };
   }
+  /** A velocity field, as a model kind builds one: v = x·w₀₀ + b₀ (enough to be sampled). */
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.add(tf.mul(x, tf.slice(this.weight, [0, 0], [1, 1])), tf.slice(this.bias, [0], [1])));
+  }
 }
 registerModelKind<{ fill: number }, TinyModel>({
   kind: 'tiny-test',

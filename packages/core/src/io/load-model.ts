@@ -1,6 +1,5 @@
 import { tf } from '../backend/tf.js';
-import type { Module } from '../nn/module.js';
-import { getModelKind, type ModelSpec } from '../nn/model-registry.js';
+import { getModelKind, type ModelSpec, type VelocityModule } from '../nn/model-registry.js';
 import { CheckpointError, readCheckpointSource } from './checkpoint.js';
 import { rawTensorsToTf } from './safetensors.js';
 
@@ -11,7 +10,7 @@ export interface LoadModelOptions {
   name?: string;
 }
 
-export interface LoadedModel<M extends Module = Module> {
+export interface LoadedModel<M extends VelocityModule = VelocityModule> {
   model: M;
   /** The kind and config the model was rebuilt from. */
   spec: ModelSpec;
@@ -56,13 +55,13 @@ export function checkpointModelSpec(config: unknown, source: string): ModelSpec 
  * access, or its bytes) and loads its weights — the EMA weights when present unless `ema: false`. Only the chosen
  * weights become tf tensors; names, shapes and dtypes are checked, and every error names the checkpoint.
  */
-export async function loadModel<M extends Module = Module>(source: string | Uint8Array, options: LoadModelOptions = {}): Promise<LoadedModel<M>> {
+export async function loadModel<M extends VelocityModule = VelocityModule>(source: string | Uint8Array, options: LoadModelOptions = {}): Promise<LoadedModel<M>> {
   const { header, name } = await readCheckpointSource(source, options.name);
   const config = (header.config && typeof header.config === 'object' ? header.config : {}) as Record<string, unknown>;
   const spec = checkpointModelSpec(config, name);
   const meta = (config.meta && typeof config.meta === 'object' ? config.meta : {}) as Record<string, unknown>;
   const kind = getModelKind(spec.kind, name);
-  let model: Module;
+  let model: VelocityModule;
   try {
     model = kind.create(spec.config);
   } catch (error) {

@@ -1,4 +1,5 @@
 import type { Module } from './module.js';
+import type { VelocityFn } from '../types.js';
 import { MLPVelocity, type MLPVelocityConfig } from './mlp.js';
 
 /** What a checkpoint stores to rebuild a model: its registered kind and its (JSON) configuration. */
@@ -6,6 +7,9 @@ export interface ModelSpec<C = Record<string, unknown>> {
   kind: string;
   config: C;
 }
+
+/** A module that is a velocity field: what a model kind builds, what loadModel returns, what solvers sample. */
+export type VelocityModule = Module & { forward: VelocityFn };
 
 /** A model that can say how to rebuild itself: the trainer stores `spec()` in every checkpoint it writes. */
 export interface SpecifiedModel extends Module {
@@ -16,7 +20,7 @@ export interface SpecifiedModel extends Module {
  * A model kind: how to build an untrained model from a stored config, and what one sample looks like. Domain
  * packages register theirs (core: 'mlp'; @flowmatch/image: 'unet'); plugins register more the same way.
  */
-export interface ModelKind<C = any, M extends Module = Module> {
+export interface ModelKind<C = any, M extends VelocityModule = VelocityModule> {
   /** The name checkpoints store, e.g. 'mlp' or 'unet'. */
   readonly kind: string;
   /** One line for listings. */
@@ -27,10 +31,13 @@ export interface ModelKind<C = any, M extends Module = Module> {
   sampleShape(config: C): number[];
 }
 
+/** What `flowmatch sample` draws from a model kind whose package defines no sampling of its own: n samples, solver, NFE. */
+export const modelSampleDefaults = { n: 1000, method: 'midpoint', nfe: 100 } as const;
+
 const kinds = new Map<string, ModelKind>();
 
 /** Makes a model kind available to `createModel` and `loadModel` by name. */
-export function registerModelKind<C, M extends Module>(kind: ModelKind<C, M>, options: { override?: boolean } = {}): void {
+export function registerModelKind<C, M extends VelocityModule>(kind: ModelKind<C, M>, options: { override?: boolean } = {}): void {
   if (!kind || typeof kind.create !== 'function' || typeof kind.sampleShape !== 'function') {
     throw new TypeError('registerModelKind: expected { kind, create(config), sampleShape(config) }');
   }
@@ -57,7 +64,7 @@ export function getModelKind(name: string, source?: string): ModelKind {
 }
 
 /** Builds an untrained model from a spec. */
-export function createModel(spec: ModelSpec, source?: string): Module {
+export function createModel(spec: ModelSpec, source?: string): VelocityModule {
   return getModelKind(spec.kind, source).create(spec.config);
 }
 

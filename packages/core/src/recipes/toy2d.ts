@@ -120,6 +120,12 @@ export async function trainToy2d(options: Partial<TrainToy2dOptions> = {}): Prom
   return { model, summary, meta, checkpointPath: o.checkpointPath };
 }
 
+/** How `flowmatch 2d` evaluates a trained model: samples against as many fresh data points. */
+export const toy2dEvaluationDefaults = { method: 'midpoint', nfe: 100, samples: 10_000 } as const;
+
+/** What `flowmatch sample` draws from a 2D checkpoint by default. */
+export const toy2dSampleDefaults = { n: 10_000, method: 'midpoint', nfe: 100 } as const;
+
 export interface Toy2dQuality {
   /** Sliced Wasserstein distance, RBF-MMD and energy distance of the samples to as many fresh data points. */
   swd: number;

@@ -196,6 +196,9 @@ function sampleWithProgress(model: UNetVelocity, options: SampleImagesOptions & 
   return out.data;
 }
 
+/** What `flowmatch sample` draws from an image checkpoint by default. */
+export const imageSampleDefaults = { n: 64, solver: 'midpoint', nfe: 40, guidance: 1 } as const;
+
 export interface SampleImageCheckpointOptions {
   n: number;
   /** One class for every image; default: cycle through the classes. */
