@@ -1,23 +1,20 @@
 import { tf, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
 import { UNetVelocity, classifierFreeGuidance, dropLabels, type UNetVelocityConfig } from '@flowmatch/image';
+import { imageRecipeDefaults } from '@flowmatch/image/node';
 import type { Workload } from '../harness.js';
 
 /**
- * The `flowmatch image` defaults (apps/demo's trainImageDefaults): a 0.27M-parameter class-conditional U-Net
- * on 28×28×1 digits. python/unet.py builds the same network from the same numbers.
+ * The `flowmatch image` defaults (@flowmatch/image/node's imageRecipeDefaults): a 0.27M-parameter class-conditional
+ * U-Net on 28×28×1 digits. python/unet.py builds the same network from the same numbers.
  */
 export const unetConfig: UNetVelocityConfig = {
-  imageSize: 28,
-  channels: 1,
+  imageSize: imageRecipeDefaults.imageSize,
+  channels: imageRecipeDefaults.channels,
   numClasses: 10,
-  baseChannels: 16,
-  channelMults: [1, 2, 2],
-  blocksPerLevel: 1,
-  attentionLevels: [],
-  midAttention: true,
+  ...imageRecipeDefaults.model,
 };
-const trainBatch = 32;
+const trainBatch = imageRecipeDefaults.batchSize;
 const sampleImages = 50;
 const sampleSteps = 10;
 const guidance = 1;
@@ -37,7 +34,7 @@ export const pythonArchitecture = [
 export const unetTrain: Workload = {
   name: 'unet-train',
   unit: 'images/s',
-  description: `class-conditional CFM training step of the CLI's 0.27M U-Net on 28x28x1, batch ${trainBatch}: label dropout 0.1, AdamW lr 5e-4, clip 1, EMA 0.999`,
+  description: `class-conditional CFM training step of the CLI's 0.27M U-Net on 28x28x1, batch ${trainBatch}: label dropout ${imageRecipeDefaults.labelDropout}, AdamW lr ${imageRecipeDefaults.lr}, clip 1, EMA 0.999`,
   python: { script: 'unet.py', args: ['--workload', 'unet-train', '--batch', String(trainBatch), ...pythonArchitecture] },
   prepare: () => {
     const model = new UNetVelocity(unetConfig);
@@ -53,13 +50,13 @@ export const unetTrain: Workload = {
       batchSize: trainBatch,
       sampleData: (n, r) => {
         const idx = Int32Array.from({ length: n }, () => Math.floor(r.next() * poolSize));
-        const labels = dropLabels(idx.map((i) => poolLabels[i]), 0.1, k, r);
+        const labels = dropLabels(idx.map((i) => poolLabels[i]), imageRecipeDefaults.labelDropout, k, r);
         return tf.tidy(() => ({ x1: tf.gather(pool, tf.tensor1d(idx, 'int32')), extras: { labels: tf.tensor1d(labels, 'int32') } }));
       },
     });
     const trainer = new Trainer(model, objective, {
       steps: 1e9,
-      optimizer: { name: 'adamw', lr: 5e-4, weightDecay: 0 },
+      optimizer: { name: 'adamw', lr: imageRecipeDefaults.lr, weightDecay: 0 },
       gradClipNorm: 1,
       emaDecay: 0.999,
       progress: false,
