@@ -11,7 +11,6 @@ import { WASM_KERNEL_PATCHES } from './kernels/index.js';
 import { startWasmThreads } from './threads/pool.js';
 
 export type { KernelPatch } from './registry.js';
-export { kernelPatchApplied } from './registry.js';
 export { kernelPatchDisabled } from './heap.js';
 export { WASM_KERNEL_PATCHES } from './kernels/index.js';
 export { wasmThreadPool, requestedThreads } from './threads/pool.js';

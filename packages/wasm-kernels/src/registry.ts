@@ -16,20 +16,12 @@ export interface KernelPatch {
 
 const applied = new Set<string>();
 
-/** Applies every patch of `backendName` not applied yet; returns the kernel names applied by this call. */
-export function applyKernelPatches(patches: readonly KernelPatch[], backendName: string): string[] {
-  const done: string[] = [];
+/** Applies every patch of `backendName` not applied yet (each once per process). */
+export function applyKernelPatches(patches: readonly KernelPatch[], backendName: string): void {
   for (const patch of patches) {
     const key = `${patch.backendName}/${patch.kernelName}`;
     if (patch.backendName !== backendName || applied.has(key)) continue;
     patch.apply();
     applied.add(key);
-    done.push(patch.kernelName);
   }
-  return done;
-}
-
-/** Whether `activate` has applied the patch of this kernel on this backend. */
-export function kernelPatchApplied(kernelName: string, backendName = 'wasm'): boolean {
-  return applied.has(`${backendName}/${kernelName}`);
 }
