@@ -49,10 +49,9 @@ export function parseImageMeta(meta: Record<string, unknown>, source: string): I
  */
 export async function loadImageCheckpoint(source: string | Uint8Array, options: LoadModelOptions = {}) {
   const loaded = await loadModel(source, options);
-  const name = typeof source === 'string' ? source : options.name ?? '<checkpoint bytes>';
   try {
-    if (!(loaded.model instanceof UNetVelocity)) throw new CheckpointError(name, `not an image model checkpoint: it holds a '${loaded.spec.kind}' model`);
-    return { ...loaded, model: loaded.model, meta: parseImageMeta(loaded.meta, name) };
+    if (!(loaded.model instanceof UNetVelocity)) throw new CheckpointError(loaded.name, `not an image model checkpoint: it holds a '${loaded.spec.kind}' model`);
+    return { ...loaded, model: loaded.model, meta: parseImageMeta(loaded.meta, loaded.name) };
   } catch (error) {
     loaded.model.dispose();
     throw error;

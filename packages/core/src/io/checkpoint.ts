@@ -184,8 +184,13 @@ async function readCheckpointFile(path: string): Promise<{ header: CheckpointHea
 export async function readCheckpointSource(source: string | Uint8Array, name?: string): Promise<{ header: CheckpointHeader; metadata: Record<string, string>; name: string }> {
   if (typeof source === 'string') return { ...(await readCheckpointFile(source)), name: source };
   const label = name ?? '<checkpoint bytes>';
-  const { tensors, metadata } = decodeSafetensors(source, label);
-  return { header: interpretCheckpoint(tensors, metadata, label), metadata, name: label };
+  return { ...decodeCheckpointBytes(source, label), name: label };
+}
+
+/** Checkpoint bytes decoded and validated, tensors still raw. */
+function decodeCheckpointBytes(bytes: Uint8Array, source: string): { header: CheckpointHeader; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  return { header: interpretCheckpoint(tensors, metadata, source), metadata };
 }
 
 /** The config a checkpoint was saved with, reading only the file's header (no tensors). Errors name the file. */
@@ -227,8 +232,8 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
 
 /** A checkpoint from safetensors bytes, as tf tensors (the caller disposes them); `source` names it in errors. */
 export function decodeCheckpoint(bytes: Uint8Array, source = '<checkpoint bytes>'): LoadedCheckpoint {
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
-  return toLoaded(interpretCheckpoint(tensors, metadata, source), metadata, source);
+  const { header, metadata } = decodeCheckpointBytes(bytes, source);
+  return toLoaded(header, metadata, source);
 }
 
 /** Disposes every tensor a loaded checkpoint holds. */

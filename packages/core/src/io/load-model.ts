@@ -22,6 +22,8 @@ export interface LoadedModel<M extends VelocityModule = VelocityModule> {
   weights: 'ema' | 'model';
   /** The whole stored run config (trainer settings, planned steps, …). */
   config: Record<string, unknown>;
+  /** What errors call the checkpoint: its path, or the `name` given with bytes. */
+  name: string;
 }
 
 /**
@@ -79,5 +81,5 @@ export async function loadModel<M extends VelocityModule = VelocityModule>(sourc
     model.dispose();
     throw error;
   }
-  return { model: model as M, spec, meta, step: header.step, weights, config };
+  return { model: model as M, spec, meta, step: header.step, weights, config, name };
 }
