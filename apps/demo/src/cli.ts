@@ -10,6 +10,7 @@ import {
   modelSampleDefaults,
   trainToy2d,
   evaluateToy2d,
+  drawToy2d,
   parseToy2dMeta,
   loadModel,
   getModelKind,
@@ -26,7 +27,7 @@ import {
 import { sample, listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
 import { imageRecipeDefaults, imageEvaluationDefaults, imageSampleDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
-import { plot2d, sample2dModel } from './two-d.js';
+import { plot2d } from './two-d.js';
 import { loadPlugin } from './plugins.js';
 
 const TWO_D_REPORT = toy2dEvaluationDefaults;
@@ -283,7 +284,8 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
       const meta = parseToy2dMeta(loaded.meta, values.checkpoint);
       const n = num('n', values.n, SAMPLE_DEFAULTS['2d'].n, { integer: true, min: 1 });
       const method = solver ?? SAMPLE_DEFAULTS['2d'].method;
-      const result = sample2dModel(loaded.model, meta, { method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 }), rtol, atol, n, seed });
+      const nfe = num('nfe', values.nfe, SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 });
+      const result = drawToy2d(loaded.model, { dataset: meta.dataset, sample, method, nfe, rtol, atol, n, seed, dataPoints: Math.min(n, 10_000), trajectories: true });
       await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
       await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
       await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE`);

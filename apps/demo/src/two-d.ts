@@ -1,10 +1,8 @@
-import { sampleToy2d, Rng, tf, type Toy2dEvaluation, type Toy2dMeta } from '@flowmatch/core';
-import { sample } from '@flowmatch/solvers';
-import type { VelocityModel } from '@flowmatch/core';
+import type { Toy2dDraw } from '@flowmatch/core';
 import { Raster, toPixel, viewportFor, type RGB } from './plot.js';
 
 /** Draws data, samples and trajectories side by side (the CLI's picture of a 2D run). */
-export async function plot2d(file: string, evaluation: Pick<Toy2dEvaluation, 'data' | 'samples' | 'trajectory'>, title: string): Promise<void> {
+export async function plot2d(file: string, evaluation: Pick<Toy2dDraw, 'data' | 'samples' | 'trajectory'>, title: string): Promise<void> {
   const panel = 360;
   const pad = 24;
   const top = 56;
@@ -39,19 +37,4 @@ export async function plot2d(file: string, evaluation: Pick<Toy2dEvaluation, 'da
     { text: 'samples', x: pad * 2 + panel, y: top - 8 },
     { text: 'trajectories: noise (black) → sample (red)', x: pad * 3 + panel * 2, y: top - 8 },
   ]);
-}
-
-/** Samples a 2D model for `flowmatch sample`: points, their trajectories, and fresh data points for the picture. */
-export function sample2dModel(model: VelocityModel, meta: Toy2dMeta, o: { method: string; nfe: number; rtol?: number; atol?: number; n: number; seed: number }) {
-  const x0 = tf.tensor2d(new Rng(o.seed).normalArray(o.n * 2), [o.n, 2]);
-  const result = sample({ model, x0, method: o.method, nfe: o.nfe, rtol: o.rtol, atol: o.atol, returnIntermediates: true });
-  const data = sampleToy2d(meta.dataset, Math.min(o.n, 10_000), new Rng(o.seed + 7919));
-  const out = {
-    samples: result.x.dataSync() as Float32Array,
-    data: data.dataSync() as Float32Array,
-    trajectory: (result.intermediates ?? []).map((s) => s.x.dataSync() as Float32Array),
-    nfe: result.nfe,
-  };
-  tf.dispose([x0, data, result.x, ...(result.intermediates ?? []).map((s) => s.x)]);
-  return out;
 }

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { tf, trainToy2d, evaluateToy2d, loadModel, parseToy2dMeta, encodeNpy, encodeCsv, type MLPVelocity } from '@flowmatch/core';
+import { tf, trainToy2d, evaluateToy2d, drawToy2d, loadModel, parseToy2dMeta, encodeNpy, encodeCsv, type MLPVelocity } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
 import { trainImageModel, evaluateImageModel, sampleImageCheckpoint } from '@flowmatch/image/node';
-import { plot2d, sample2dModel } from '../src/two-d.js';
+import { plot2d } from '../src/two-d.js';
 
 /** The recipes the CLI calls, called in code as a user would: training bounded by steps, measured quality. */
 
@@ -34,7 +34,7 @@ describe('2D recipe (core) end to end', () => {
     const again = evaluateToy2d(loaded.model, { dataset: meta.dataset, sample, method: 'midpoint', nfe: 100, n: 4000, seed: 1 });
     expect(again.quality.swd).toBeCloseTo(evaluation.quality.swd, 6);
     // The CLI's sample path: points inside the moons' box, written as .npy/.csv.
-    const drawn = sample2dModel(loaded.model, meta, { method: 'rk4', nfe: 40, n: 500, seed: 3 });
+    const drawn = drawToy2d(loaded.model, { dataset: meta.dataset, sample, method: 'rk4', nfe: 40, n: 500, seed: 3 });
     expect(drawn.nfe).toBe(40);
     let inside = 0;
     for (let i = 0; i < 500; i++) {

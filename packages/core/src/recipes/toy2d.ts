@@ -137,26 +137,55 @@ export interface Toy2dQuality {
   samples: number;
 }
 
-export interface EvaluateToy2dOptions {
+export interface DrawToy2dOptions {
   dataset: Toy2dDataset;
   /** The sampler: `sample` from @flowmatch/solvers. */
   sample: SampleFunction;
   method: string;
   /** Fixed-step methods: evaluations to spend (adaptive: ignored). */
   nfe: number;
-  /** Samples and fresh data points compared. */
+  /** Adaptive methods' tolerances. */
+  rtol?: number;
+  atol?: number;
+  /** Samples drawn from noise (seeded by `seed`). */
   n: number;
   seed: number;
+  /** Fresh data points drawn beside them (another seed); default n. */
+  dataPoints?: number;
   /** Keep the trajectories (for plots). */
   trajectories?: boolean;
 }
 
-export interface Toy2dEvaluation {
-  quality: Toy2dQuality;
-  /** The samples, data points and (with `trajectories`) every step's points, as [n, 2] row-major arrays. */
+export interface Toy2dDraw {
+  /** The samples, data points and (with `trajectories`) every step's points, as [·, 2] row-major arrays. */
   samples: Float32Array;
   data: Float32Array;
   trajectory: Float32Array[];
+  /** Model evaluations the sampler spent. */
+  nfe: number;
+}
+
+/** n samples of a 2D model from seeded noise, with fresh data points to compare them with (what `flowmatch sample` writes). */
+export function drawToy2d(model: VelocityModel, o: DrawToy2dOptions): Toy2dDraw {
+  const x0 = tf.tensor2d(new Rng(o.seed).normalArray(o.n * 2), [o.n, 2]);
+  const result = o.sample({ model, x0, method: o.method, nfe: o.nfe, rtol: o.rtol, atol: o.atol, returnIntermediates: o.trajectories });
+  const data = sampleToy2d(o.dataset, o.dataPoints ?? o.n, new Rng(o.seed + 7919));
+  try {
+    return {
+      samples: result.x.dataSync() as Float32Array,
+      data: data.dataSync() as Float32Array,
+      trajectory: (result.intermediates ?? []).map((s) => s.x.dataSync() as Float32Array),
+      nfe: result.nfe,
+    };
+  } finally {
+    tf.dispose([x0, data, result.x, ...(result.intermediates ?? []).map((s) => s.x)]);
+  }
+}
+
+export type EvaluateToy2dOptions = Omit<DrawToy2dOptions, 'dataPoints'>;
+
+export interface Toy2dEvaluation extends Omit<Toy2dDraw, 'nfe'> {
+  quality: Toy2dQuality;
 }
 
 /**
@@ -164,26 +193,19 @@ export interface Toy2dEvaluation {
  * sliced Wasserstein distance, RBF-MMD and energy distance. Two independent 10k draws of moons score SWD ≈ 0.003.
  */
 export function evaluateToy2d(model: VelocityModel, o: EvaluateToy2dOptions): Toy2dEvaluation {
-  const rng = new Rng(o.seed);
-  const x0 = tf.tensor2d(rng.normalArray(o.n * 2), [o.n, 2]);
-  const result = o.sample({ model, x0, method: o.method, nfe: o.nfe, returnIntermediates: o.trajectories });
-  const data = sampleToy2d(o.dataset, o.n, new Rng(o.seed + 7919));
+  const { nfe, ...drawn } = drawToy2d(model, o);
+  const [x, data] = [tf.tensor2d(drawn.samples, [o.n, 2]), tf.tensor2d(drawn.data, [o.n, 2])];
   try {
     const quality: Toy2dQuality = {
-      swd: slicedWasserstein(result.x, data),
-      mmd: rbfMMD(result.x, data),
-      energy: energyDistance(result.x, data),
-      nfe: result.nfe,
+      swd: slicedWasserstein(x, data),
+      mmd: rbfMMD(x, data),
+      energy: energyDistance(x, data),
+      nfe,
       method: o.method,
       samples: o.n,
     };
-    return {
-      quality,
-      samples: result.x.dataSync() as Float32Array,
-      data: data.dataSync() as Float32Array,
-      trajectory: (result.intermediates ?? []).map((s) => s.x.dataSync() as Float32Array),
-    };
+    return { quality, ...drawn };
   } finally {
-    tf.dispose([x0, data, result.x, ...(result.intermediates ?? []).map((s) => s.x)]);
+    tf.dispose([x, data]);
   }
 }
