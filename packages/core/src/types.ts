@@ -7,8 +7,13 @@ import type * as tf from '@tensorflow/tfjs-core';
 export interface ModelExtras {
   /** Integer class labels, shape [B] (int32). */
   labels?: tf.Tensor1D;
-  /** A second time, shape [B]: MeanFlow's start time r of the average velocity u(x, r, t). */
+  /**
+   * A second time, shape [B]: where MeanFlow's average velocity u(x_t, t, r) = 1/(r − t)·∫_t^r v dτ lands (r ≥ t in
+   * flowmatch's time, t = 0 noise, t = 1 data; a jump goes to x_r = x_t + (r − t)·u).
+   */
   r?: tf.Tensor1D;
+  /** Guidance scale ω as a model input, shape [B] (MeanFlow models trained with guidance as a condition). */
+  guidance?: tf.Tensor1D;
   /** Further named conditioning tensors for domain packages. */
   [name: string]: tf.Tensor | undefined;
 }

@@ -1,2 +1,3 @@
 export * from './time-samplers.js';
 export * from './cfm-loss.js';
+export * from './stop-gradient.js';

@@ -21,6 +21,8 @@ export interface MLPVelocityConfig {
   numClasses?: number;
   /** Also condition on extras.r (a second time, for MeanFlow's average velocity). */
   secondTime?: boolean;
+  /** Also condition on extras.guidance, the guidance scale ω (MeanFlow with guidance as an input), as a raw feature. */
+  guidanceInput?: boolean;
   seed?: number;
 }
 
@@ -43,11 +45,12 @@ export class MLPVelocity extends Module {
       activation: 'silu',
       numClasses: 0,
       secondTime: false,
+      guidanceInput: false,
       seed: 0,
       ...config,
       timeEmbedding: config.timeEmbedding ?? 'raw',
     };
-    const { dim, hidden, depth, numClasses, secondTime, seed } = this.config;
+    const { dim, hidden, depth, numClasses, secondTime, guidanceInput, seed } = this.config;
     if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`MLPVelocity: dim must be a positive integer, got ${dim}`);
     if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`MLPVelocity: depth must be >= 1, got ${depth}`);
     const rng = new Rng(seed);
@@ -57,7 +60,7 @@ export class MLPVelocity extends Module {
       this.timeFeatures = this.registerModule('time', new SinusoidalEmbedding(te.sinusoidal, { scale: 1 * Math.PI, maxPeriod: 1 / 64 }));
       timeDims = te.sinusoidal;
     }
-    const inDims = dim + timeDims * (secondTime ? 2 : 1);
+    const inDims = dim + timeDims * (secondTime ? 2 : 1) + (guidanceInput ? 1 : 0);
     this.act = activation(this.config.activation);
     let width = inDims;
     for (let i = 0; i < depth; i++) {
@@ -78,16 +81,18 @@ export class MLPVelocity extends Module {
   }
 
   forward(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor {
-    const { dim, secondTime } = this.config;
+    const { dim, secondTime, guidanceInput } = this.config;
     if (x.rank !== 2 || x.shape[1] !== dim) throw new Error(`MLPVelocity expected x of shape [B, ${dim}], got [${x.shape}]`);
     if (t.rank !== 1 || t.shape[0] !== x.shape[0]) {
       throw new Error(`MLPVelocity expected t of shape [${x.shape[0]}], got [${t.shape}]`);
     }
     if (secondTime && !extras?.r) throw new Error('MLPVelocity was built with secondTime: pass extras.r of shape [B]');
+    if (guidanceInput && !extras?.guidance) throw new Error('MLPVelocity was built with guidanceInput: pass extras.guidance (the guidance scale) of shape [B]');
     return tf.tidy(() => {
       const feats = (s: tf.Tensor1D) => (this.timeFeatures ? this.timeFeatures.forward(s) : tf.reshape(s, [-1, 1]));
       const parts: tf.Tensor[] = [x, feats(t)];
       if (secondTime) parts.push(feats(extras!.r!));
+      if (guidanceInput) parts.push(tf.reshape(extras!.guidance!, [-1, 1]));
       let h: tf.Tensor = tf.concat(parts, 1);
       const fusable = FUSABLE[this.config.activation];
       for (let i = 0; i < this.layers.length - 1; i++) {

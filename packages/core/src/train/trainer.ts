@@ -19,6 +19,20 @@ export interface StepContext {
 /** Builds the scalar loss of one step from the model's variables. */
 export type LossFn = (ctx: StepContext) => tf.Scalar;
 
+/**
+ * A loss with work to do before the gradient tape starts. `prepare` runs outside it (inside a tidy), so what it returns
+ * carries no gradient to the parameters: a stop-gradient by construction, with none of its intermediates kept for the
+ * backward pass (MeanFlow's regression target, which needs a JVP of the model itself). `loss` runs under the tape.
+ * The trainer disposes what `prepare` returned after the step.
+ */
+export interface StagedLoss<P extends tf.TensorContainer = tf.TensorContainer> {
+  prepare(ctx: StepContext): P;
+  loss(ctx: StepContext, prepared: P): tf.Scalar;
+}
+
+/** What the trainer minimises: a plain loss closure or a staged one. */
+export type TrainingLoss = LossFn | StagedLoss<any>;
+
 export interface TrainerConfig {
   /** Number of optimisation steps (the LR schedule spans them). */
   steps: number;
@@ -91,9 +105,12 @@ export class Trainer {
 
   constructor(
     readonly model: Module,
-    readonly loss: LossFn,
+    readonly loss: TrainingLoss,
     readonly config: TrainerConfig,
   ) {
+    if (typeof loss !== 'function' && (typeof loss?.prepare !== 'function' || typeof loss?.loss !== 'function')) {
+      throw new TypeError('Trainer: loss must be a function (ctx) => scalar or { prepare(ctx), loss(ctx, prepared) }');
+    }
     if (!Number.isInteger(config.steps) || config.steps <= 0) throw new RangeError(`Trainer: steps must be a positive integer, got ${config.steps}`);
     const named = model.namedParameters().filter(([, v]) => v.trainable);
     if (named.length === 0) throw new Error('Trainer: the model has no trainable parameters');
@@ -113,10 +130,18 @@ export class Trainer {
   trainStep(): StepResult {
     const ctx: StepContext = { step: this.step, rng: this.rng };
     let computed: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    const loss = this.loss;
+    let prepared: tf.TensorContainer | undefined;
     try {
-      computed = tf.variableGrads(() => this.loss(ctx), this.variables);
+      if (typeof loss === 'function') computed = tf.variableGrads(() => loss(ctx), this.variables);
+      else {
+        prepared = tf.tidy(() => loss.prepare(ctx));
+        computed = tf.variableGrads(() => loss.loss(ctx, prepared), this.variables);
+      }
     } catch (error) {
       throw explainMissingKernel(error);
+    } finally {
+      if (prepared !== undefined) tf.dispose(prepared);
     }
     const { value, grads } = computed;
     const lossValue = value.dataSync()[0];
