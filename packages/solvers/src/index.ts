@@ -11,6 +11,7 @@ export {
   MIDPOINT,
   HEUN,
   RK4,
+  MEANFLOW,
   DOPRI5,
   evaluationsPerStep,
   stepsForNfe,

@@ -18,9 +18,10 @@ import {
 /**
  * The right-hand side. It is always called inside a tf.tidy owned by the integrator, so it may create
  * intermediate tensors freely; it must return one tensor per state component, each of the same shape.
- * It must not dispose its inputs.
+ * It must not dispose its inputs. `stepEnd` is the time the current step lands at (fixed-step methods): an
+ * average-velocity method (MeanFlow) evaluates u(y, t, stepEnd).
  */
-export type OdeFunction = (t: number, y: readonly tf.Tensor[]) => tf.Tensor[];
+export type OdeFunction = (t: number, y: readonly tf.Tensor[], stepEnd?: number) => tf.Tensor[];
 
 /** Reported after every accepted step. `state` is live only during the callback (tf.clone it to keep it). */
 export interface IntegratorStepInfo {
@@ -155,7 +156,7 @@ function combine(y: readonly tf.Tensor[], h: number, coeffs: readonly number[], 
  * when given. For an FSAL tableau the last stage's input is the new state itself, so it is not recomputed.
  */
 function rkStages(
-  f: (t: number, y: readonly tf.Tensor[]) => tf.Tensor[],
+  f: OdeFunction,
   tab: ButcherTableau,
   t: number,
   tNew: number,
@@ -173,7 +174,7 @@ function rkStages(
     const yi = i === 0 ? y.slice() : combine(y, h, tab.a[i], ks);
     // Stage times in float64; c = 1 lands exactly on tNew.
     const ti = tab.c[i] === 1 ? tNew : t + tab.c[i] * h;
-    ks.push(f(ti, yi));
+    ks.push(f(ti, yi, tNew));
     lastInput = yi;
   }
   const yNew = tab.fsal ? lastInput : combine(y, h, tab.b, ks);
@@ -424,9 +425,9 @@ function initialStep(
 function countEvaluations(f: OdeFunction, where: string) {
   const counted = {
     count: 0,
-    fn: (t: number, y: readonly tf.Tensor[]) => {
+    fn: (t: number, y: readonly tf.Tensor[], stepEnd?: number) => {
       counted.count++;
-      const out = f(t, y);
+      const out = f(t, y, stepEnd);
       checkOutput(where, y, out, t);
       return out;
     },

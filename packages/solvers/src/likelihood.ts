@@ -2,7 +2,7 @@ import { tf, asVelocityFn, Rng, standardNormalLogDensity, type ModelExtras, type
 import { type TimeGrid, validateGrid } from './grid.js';
 import { integrate, type AdaptiveOptions, type OdeFunction } from './integrate.js';
 import { checkBatch, checkVelocity, type SampleStepInfo } from './sample.js';
-import { checkMethod, type MethodName } from './tableaus.js';
+import { checkMethod, methodTableau, type MethodName } from './tableaus.js';
 
 export type DivergenceMethod = 'exact' | 'hutchinson';
 export type ProbeDistribution = 'rademacher' | 'gaussian';
@@ -110,6 +110,9 @@ export function logLikelihood<E extends ModelExtras = ModelExtras>(options: LogL
   const where = 'logLikelihood';
   if (options == null || typeof options !== 'object') throw new TypeError(`${where}: expected an options object`);
   const method = checkMethod(options.method ?? 'dopri5', where);
+  if (methodTableau(method).averageVelocity) {
+    throw new RangeError(`${where}: '${method}' integrates an average-velocity model; a log-likelihood needs an instantaneous velocity (use euler … dopri5)`);
+  }
   const x1 = checkBatch(where, 'x1', options.x1);
   const grid = validateGrid(options.grid ?? [1, 0], `${where}: grid`);
   if (!(grid[grid.length - 1] < grid[0])) {

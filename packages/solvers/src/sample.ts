@@ -1,7 +1,7 @@
 import { tf, asVelocityFn, type ModelExtras, type VelocityModel } from '@flowmatch/core';
 import type { TimeGrid } from './grid.js';
 import { integrate, type AdaptiveOptions, type IntegratorStepInfo, type OdeFunction } from './integrate.js';
-import { checkMethod, type MethodName } from './tableaus.js';
+import { checkMethod, methodTableau, type MethodName } from './tableaus.js';
 
 /** Reported after every accepted step; `x` is live only during the callback (tf.clone it to keep it). */
 export type SampleStepInfo = Omit<IntegratorStepInfo, 'state'> & { x: tf.Tensor };
@@ -11,7 +11,10 @@ export interface SampleOptions<E extends ModelExtras = ModelExtras> extends Adap
   model: VelocityModel<E>;
   /** The starting point, [B, ...]: source noise when integrating forward, data when integrating backward. Not disposed. */
   x0: tf.Tensor;
-  /** Default 'midpoint'. */
+  /**
+   * Default 'midpoint'. 'meanflow' is for average-velocity models u(x, t, r) (MeanFlow): one jump per step, to the
+   * step's end time r (given to the model as extras.r); one step unless steps, nfe or a grid say otherwise.
+   */
   method?: MethodName;
   /**
    * Fixed-step methods: this many uniform steps between the grid's endpoints (default 100 when the grid has
@@ -57,11 +60,19 @@ export function checkBatch(where: string, name: string, x: unknown): tf.Tensor {
   return x;
 }
 
-/** Wraps a velocity model as an ODE right-hand side over the one-component state [x]. */
-export function velocityOde<E extends ModelExtras>(where: string, model: VelocityModel<E>, batch: number, extras?: E): OdeFunction {
+/**
+ * Wraps a velocity model as an ODE right-hand side over the one-component state [x]. With `averageVelocity` the
+ * model is u(x, t, r) and gets extras.r = the end of the current step (MeanFlow's jump).
+ */
+export function velocityOde<E extends ModelExtras>(where: string, model: VelocityModel<E>, batch: number, extras?: E, averageVelocity = false): OdeFunction {
   const v = asVelocityFn(model);
-  return (t, [x]) => {
-    const out = v(x, tf.fill([batch], t) as tf.Tensor1D, extras);
+  return (t, [x], stepEnd) => {
+    let callExtras = extras;
+    if (averageVelocity) {
+      if (stepEnd === undefined) throw new Error(`${where}: an average-velocity method needs the step's end time`);
+      callExtras = { ...extras, r: tf.fill([batch], stepEnd) } as E;
+    }
+    const out = v(x, tf.fill([batch], t) as tf.Tensor1D, callExtras);
     checkVelocity(where, out, x, t);
     return [out];
   };
@@ -84,12 +95,16 @@ export function sample<E extends ModelExtras = ModelExtras>(options: SampleOptio
   if (options == null || typeof options !== 'object') throw new TypeError(`${where}: expected an options object`);
   const method = checkMethod(options.method ?? 'midpoint', where);
   const x0 = checkBatch(where, 'x0', options.x0);
-  const f = velocityOde(where, options.model, x0.shape[0], options.extras);
+  const averageVelocity = methodTableau(method).averageVelocity === true;
+  const f = velocityOde(where, options.model, x0.shape[0], options.extras, averageVelocity);
+  // One jump is the point of an average-velocity model: without steps, nfe or a grid it takes one.
+  const oneJump = averageVelocity && options.steps === undefined && options.nfe === undefined && (options.grid?.length ?? 2) <= 2;
   const start = x0.dtype === 'float32' ? x0 : tf.cast(x0, 'float32');
   try {
     const { onStep } = options;
     const res = integrate(f, [start], {
       ...options,
+      ...(oneJump ? { steps: 1 } : {}),
       method,
       where,
       onStep: onStep

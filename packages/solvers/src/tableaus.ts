@@ -19,9 +19,21 @@ export interface ButcherTableau {
    * is the next step's first.
    */
   readonly fsal?: boolean;
+  /**
+   * The model is an average velocity u(x, t, r) over each step [t, r] (MeanFlow, flow maps), not an instantaneous
+   * one: sampling calls it with extras.r = the step's end time, one evaluation per step. Only `sample` accepts
+   * such a method (a log-likelihood needs the instantaneous velocity).
+   */
+  readonly averageVelocity?: boolean;
 }
 
 export const EULER: ButcherTableau = { name: 'euler', order: 1, c: [0], a: [[]], b: [1] };
+
+/**
+ * MeanFlow's k-step sampler: x_r = x_t + (r − t)·u(x_t, t, r) on each interval of the grid (one step = one jump, one
+ * evaluation). Euler's tableau, with the step's end time passed to the model as extras.r.
+ */
+export const MEANFLOW: ButcherTableau = { name: 'meanflow', order: 1, c: [0], a: [[]], b: [1], averageVelocity: true };
 
 export const MIDPOINT: ButcherTableau = { name: 'midpoint', order: 2, c: [0, 1 / 2], a: [[], [1 / 2]], b: [0, 1] };
 
@@ -59,7 +71,7 @@ export const DOPRI5: ButcherTableau = {
 };
 
 /** The methods this package ships. */
-export type BuiltinMethod = 'euler' | 'midpoint' | 'heun' | 'rk4' | 'dopri5';
+export type BuiltinMethod = 'euler' | 'midpoint' | 'heun' | 'rk4' | 'dopri5' | 'meanflow';
 /** A registered method's name: a built-in one or one added with registerMethod. */
 export type MethodName = BuiltinMethod | (string & {});
 
@@ -100,6 +112,9 @@ function checkTableau(tab: ButcherTableau): void {
   } else if (tab.fsal) {
     fail('fsal applies to adaptive tableaus (with bErr) only');
   }
+  if (tab.averageVelocity && (tab.bErr || tab.c.length !== 1 || tab.b[0] !== 1)) {
+    fail('an average-velocity method takes one jump per step: c = [0], b = [1], no bErr');
+  }
 }
 
 /**
@@ -128,7 +143,7 @@ export function isAdaptive(method: MethodName): boolean {
   return methodTableau(method).bErr !== undefined;
 }
 
-for (const tab of [EULER, MIDPOINT, HEUN, RK4, DOPRI5]) registerMethod(tab);
+for (const tab of [EULER, MIDPOINT, HEUN, RK4, DOPRI5, MEANFLOW]) registerMethod(tab);
 
 /** The built-in fixed-step methods by name. */
 export const FIXED_STEP_METHODS = { euler: EULER, midpoint: MIDPOINT, heun: HEUN, rk4: RK4 } as const;

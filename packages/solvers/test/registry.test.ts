@@ -61,3 +61,30 @@ describe('registering methods by name', () => {
     expect(() => sample({ model: decay, x0: tf.ones([1, 1]), method: 'nope' })).toThrow(/unknown method "nope"; choose one of euler, midpoint, heun, rk4, dopri5/);
   });
 });
+
+describe("the 'meanflow' method (average-velocity jumps)", () => {
+  // u(x, t, r) = x·(e^(r−t) − 1)/(r − t) is the exact average velocity of dx/dt = x: one jump from t to r lands on
+  // x·e^(r−t), so any grid of jumps reproduces x0·e exactly.
+  const average = (x: tf.Tensor, t: tf.Tensor1D, extras?: { r?: tf.Tensor1D }) =>
+    tf.tidy(() => {
+      const gap = tf.reshape(tf.sub(extras!.r!, t), [-1, 1]);
+      return tf.mul(x, tf.div(tf.sub(tf.exp(gap), 1), gap));
+    });
+
+  it('passes each step end as extras.r: one jump by default, k jumps on a grid, exact for the exact average velocity', () => {
+    const x0 = tf.tensor2d([[1], [2]]);
+    for (const options of [{}, { nfe: 3 }, { grid: [0, 0.2, 0.7, 1] }]) {
+      const r = sample({ model: average, x0, method: 'meanflow', ...options });
+      expect(r.nfe).toBe('nfe' in options ? 3 : 'grid' in options ? 3 : 1);
+      const got = r.x.dataSync();
+      expect(got[0]).toBeCloseTo(Math.E, 5);
+      expect(got[1]).toBeCloseTo(2 * Math.E, 5);
+      r.x.dispose();
+    }
+    x0.dispose();
+  });
+
+  it('only one-jump tableaus can be average-velocity methods', () => {
+    expect(() => registerMethod({ name: 'jump-twice', order: 2, c: [0, 1 / 2], a: [[], [1 / 2]], b: [0, 1], averageVelocity: true })).toThrow(/one jump per step/);
+  });
+});
