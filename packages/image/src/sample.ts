@@ -11,9 +11,12 @@ export interface SampleImagesOptions extends AdaptiveOptions {
   labels?: Int32Array | number[];
   /** How many images (unconditional models, or cycling labels). Ignored when `labels` is given. */
   count?: number;
-  /** Classifier-free guidance weight w (v_u + w·(v_c − v_u)); 1 = plain conditional. Default 1. */
+  /**
+   * Classifier-free guidance weight w (v_u + w·(v_c − v_u)); 1 = plain conditional (one branch). Default 1. A model
+   * built with guidanceInput (MeanFlow with the scale as an input) receives w as extras.guidance instead.
+   */
   guidance?: number;
-  /** Default 'midpoint'. */
+  /** Default 'midpoint'; 'meanflow' for average-velocity (MeanFlow) models, one jump per NFE. */
   method?: MethodName;
   /** Model evaluations per image for fixed-step methods (steps = nfe / evaluations per step). Default 40. */
   nfe?: number;
@@ -66,7 +69,10 @@ export function sampleImages(model: UNetVelocity, options: SampleImagesOptions =
   const n = labels.length;
   const steps = stepsForNfe(method, nfe);
   const conditional = numClasses > 0;
-  const velocity = conditional ? classifierFreeGuidance(model, { scale: guidance, nullClass: numClasses }) : model;
+  // A model that takes the guidance scale as an input (MeanFlow) gets it as extras.guidance: one call, no second
+  // branch. Otherwise guidance combines two branches, except at w = 1, which is the conditional branch alone.
+  const scaleInput = model.config.guidanceInput;
+  const velocity = conditional && !scaleInput && guidance !== 1 ? classifierFreeGuidance(model, { scale: guidance, nullClass: numClasses }) : model;
   const { rtol, atol, maxSteps, firstStep, safety, minFactor, maxFactor } = options;
   const adaptive: AdaptiveOptions = { rtol, atol, maxSteps, firstStep, safety, minFactor, maxFactor };
   const rng = new Rng(options.seed ?? 0);
@@ -82,6 +88,7 @@ export function sampleImages(model: UNetVelocity, options: SampleImagesOptions =
     const m = Math.min(batchSize, n - start);
     const x0 = tf.tensor4d(rng.normalArray(m * s * s * c), [m, s, s, c]);
     const batchLabels = tf.tensor1d(labels.subarray(start, start + m), 'int32');
+    const batchGuidance = scaleInput ? (tf.fill([m], guidance) as tf.Tensor1D) : undefined;
     try {
       const result = sample({
         model: velocity,
@@ -91,7 +98,10 @@ export function sampleImages(model: UNetVelocity, options: SampleImagesOptions =
         grid,
         ...adaptive,
         returnIntermediates: trajectory !== undefined,
-        extras: conditional ? { labels: batchLabels } : undefined,
+        extras: {
+          ...(conditional ? { labels: batchLabels } : {}),
+          ...(batchGuidance ? { guidance: batchGuidance } : {}),
+        },
       });
       try {
         data.set(result.x.dataSync() as Float32Array, start * s * s * c);
@@ -108,7 +118,7 @@ export function sampleImages(model: UNetVelocity, options: SampleImagesOptions =
         disposeSampleResult(result);
       }
     } finally {
-      tf.dispose([x0, batchLabels]);
+      tf.dispose([x0, batchLabels, ...(batchGuidance ? [batchGuidance] : [])]);
     }
     options.onBatch?.(start + m, n);
   }

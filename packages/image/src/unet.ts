@@ -33,8 +33,17 @@ export interface UNetVelocityConfig {
    * MLP, added to the time embedding. Default false.
    */
   secondTime?: boolean;
-  /** What the second-time branch embeds: 'interval' = t − r (default, as in MeanFlow) or 'r' itself. */
+  /**
+   * What the second-time branch embeds: 'interval' = r − t, the length of the jump (default, MeanFlow's (t, t − r) in
+   * its reversed time), or 'r' itself.
+   */
   secondTimeInput?: 'interval' | 'r';
+  /**
+   * The guidance scale ω as an input, extras.guidance of shape [B] (a MeanFlow model trained with guidance as a
+   * condition samples at any ω in one step): its own sinusoidal features and MLP, added to the time embedding.
+   * Default false.
+   */
+  guidanceInput?: boolean;
   /**
    * t is multiplied by this before the sinusoidal features (frequencies timeScale·10000^(−k/half)). Default
    * 1000, the range of DDPM's integer timesteps. Note ∂v/∂t grows with it (MeanFlow's JVP in t): a smaller
@@ -60,6 +69,7 @@ export function resolveUNetConfig(config: UNetVelocityConfig): ResolvedUNetVeloc
     numClasses: 0,
     secondTime: false,
     secondTimeInput: 'interval',
+    guidanceInput: false,
     timeScale: 1000,
     seed: 0,
     ...config,
@@ -126,6 +136,7 @@ export class UNetVelocity extends Module {
   readonly embDim: number;
   private readonly timeEmbed: TimeEmbedding;
   private readonly secondTimeEmbed?: TimeEmbedding;
+  private readonly guidanceEmbed?: TimeEmbedding;
   private readonly classEmbedding?: tf.Variable;
   private readonly inConv: Conv2d;
   private readonly downSteps: DownStep[] = [];
@@ -150,6 +161,8 @@ export class UNetVelocity extends Module {
 
     this.timeEmbed = this.registerModule('timeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
     if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
+    // ω spans a few units (1..8, say), not [0, 1]: features up to frequency 10 keep neighbouring scales apart but smooth.
+    if (c.guidanceInput) this.guidanceEmbed = this.registerModule('guidanceEmbed', new TimeEmbedding(base, embDim, 10, rng));
     if (c.numClasses > 0) {
       // One row per class plus the null class (index numClasses). Looked up as oneHot · table: the gradient
       // of tf.gather needs UnsortedSegmentSum, which tfjs-backend-wasm does not have.
@@ -204,14 +217,15 @@ export class UNetVelocity extends Module {
     return { kind: 'unet', config: { ...this.config, channelMults: [...this.config.channelMults], attentionLevels: [...this.config.attentionLevels] } };
   }
 
-  /** The conditioning embedding [B, 4·baseChannels] from t, extras.r and extras.labels. */
+  /** The conditioning embedding [B, 4·baseChannels] from t, extras.r, extras.guidance and extras.labels. */
   embed(t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor2D {
     return tf.tidy(() => {
       let emb: tf.Tensor = this.timeEmbed.forward(t);
       if (this.secondTimeEmbed) {
         const r = extras!.r!;
-        emb = tf.add(emb, this.secondTimeEmbed.forward(this.config.secondTimeInput === 'interval' ? (tf.sub(t, r) as tf.Tensor1D) : r));
+        emb = tf.add(emb, this.secondTimeEmbed.forward(this.config.secondTimeInput === 'interval' ? (tf.sub(r, t) as tf.Tensor1D) : r));
       }
+      if (this.guidanceEmbed) emb = tf.add(emb, this.guidanceEmbed.forward(extras!.guidance!));
       if (this.classEmbedding) {
         const n = this.config.numClasses;
         const labels = extras?.labels ?? (tf.fill([t.shape[0]], n, 'int32') as tf.Tensor1D);
@@ -252,7 +266,7 @@ export class UNetVelocity extends Module {
   }
 
   private checkInputs(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): void {
-    const { imageSize: s, channels: c, secondTime, numClasses } = this.config;
+    const { imageSize: s, channels: c, secondTime, numClasses, guidanceInput } = this.config;
     if (x.rank !== 4 || x.shape[1] !== s || x.shape[2] !== s || x.shape[3] !== c) {
       throw new Error(`UNetVelocity expected x of shape [B, ${s}, ${s}, ${c}], got [${x.shape}]`);
     }
@@ -262,6 +276,11 @@ export class UNetVelocity extends Module {
       const r = extras?.r;
       if (!r) throw new Error(`UNetVelocity was built with secondTime: pass extras.r of shape [${b}]`);
       if (r.rank !== 1 || r.shape[0] !== b) throw new Error(`UNetVelocity expected extras.r of shape [${b}], got [${r.shape}]`);
+    }
+    if (guidanceInput) {
+      const g = extras?.guidance;
+      if (!g) throw new Error(`UNetVelocity was built with guidanceInput: pass extras.guidance (the guidance scale) of shape [${b}]`);
+      if (g.rank !== 1 || g.shape[0] !== b) throw new Error(`UNetVelocity expected extras.guidance of shape [${b}], got [${g.shape}]`);
     }
     const labels = extras?.labels;
     // An unconditional model ignores labels (as MLPVelocity does), so labelled data sets train either kind.
