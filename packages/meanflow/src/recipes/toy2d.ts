@@ -1,0 +1,194 @@
+import {
+  createModel,
+  evaluateToy2d,
+  resolveBackend,
+  sampleToy2d,
+  trainToy2d,
+  toy2dDefaults,
+  parseToy2dMeta,
+  TOY2D_DATASETS,
+  type TrainSummary,
+  type Toy2dDataset,
+  type Toy2dEvaluation,
+  type Toy2dMeta,
+  type VelocityModel,
+  type VelocityModule,
+  modelSpecOf,
+  loadModel,
+} from '@flowmatch/core';
+import { sample } from '@flowmatch/solvers';
+import { meanFlowSpec, warmStart, type WarmStartReport } from '../warm-start.js';
+import { trainMeanFlow } from './train.js';
+import type { TimePairConfig } from '../time-pairs.js';
+import type { JvpMethod } from '../jvp.js';
+import type { AdaptiveWeighting } from '../loss.js';
+
+export interface MeanFlowToy2dOptions {
+  dataset: Toy2dDataset;
+  /** A flow matching checkpoint of `flowmatch 2d` to start from; without one a flow matching model is trained first. */
+  init?: string;
+  /** Time budget of that flow matching run (seconds). */
+  flowMatchingSeconds: number;
+  /** MeanFlow training: at most this many steps, or `seconds`. */
+  maxSteps: number;
+  seconds: number;
+  batchSize: number;
+  lr: number;
+  times: TimePairConfig;
+  weighting: AdaptiveWeighting;
+  jvp: JvpMethod;
+  curriculumSteps: number;
+  seed: number;
+  /** Checkpoints (atomic): the MeanFlow model, and the flow matching model it trains first. */
+  checkpointPath?: string;
+  flowMatchingCheckpointPath?: string;
+  progress: boolean;
+  log: (line: string) => void;
+}
+
+/**
+ * The defaults of `flowmatch meanflow --dataset moons`: a flow matching MLP (core's 2D recipe, 30 s) warm-starts the
+ * MeanFlow model, which then trains 90 s with batch 256, half the batch r ≠ t (raised from 0 over 2,000 steps),
+ * logit-normal(0, 1) times, p = 1. Measured in the package README.
+ */
+export const meanFlowToy2dDefaults: Omit<MeanFlowToy2dOptions, 'log' | 'checkpointPath' | 'flowMatchingCheckpointPath' | 'init'> = {
+  dataset: 'moons',
+  flowMatchingSeconds: 30,
+  maxSteps: 40_000,
+  seconds: 90,
+  batchSize: 256,
+  lr: 1e-3,
+  times: { mean: 0, std: 1, distinctShare: 0.5 },
+  weighting: { power: 1, epsilon: 1e-3 },
+  jvp: 'exact',
+  curriculumSteps: 2000,
+  seed: 0,
+  progress: true,
+};
+
+export interface MeanFlowToy2dResult {
+  /** The MeanFlow model (EMA weights) and the flow matching model it started from; the caller disposes both. */
+  model: VelocityModule;
+  flowMatching: VelocityModule;
+  summary: TrainSummary;
+  flowMatchingSummary?: TrainSummary;
+  meta: Record<string, unknown>;
+  warmStart: WarmStartReport;
+}
+
+/** `flowmatch meanflow --dataset moons|…`: flow matching first (or --init), then MeanFlow from it. */
+export async function trainMeanFlowToy2d(options: Partial<MeanFlowToy2dOptions> = {}): Promise<MeanFlowToy2dResult> {
+  const o: MeanFlowToy2dOptions = { ...meanFlowToy2dDefaults, log: (l) => console.log(l), ...options };
+  if (!(TOY2D_DATASETS as readonly string[]).includes(o.dataset)) throw new RangeError(`trainMeanFlowToy2d: dataset must be one of ${TOY2D_DATASETS.join(', ')}, got '${o.dataset}'`);
+  await resolveBackend();
+  let flowMatching: VelocityModule;
+  let flowMatchingSummary: TrainSummary | undefined;
+  let taskMeta: Toy2dMeta;
+  if (o.init) {
+    const loaded = await loadModel(o.init);
+    taskMeta = parseToy2dMeta(loaded.meta, loaded.name);
+    if (taskMeta.dataset !== o.dataset) {
+      loaded.model.dispose();
+      throw new Error(`${loaded.name}: trained on ${taskMeta.dataset}, but --dataset is ${o.dataset}`);
+    }
+    flowMatching = loaded.model;
+    o.log(`warm start from ${loaded.name} (step ${loaded.step}, ${loaded.weights} weights)`);
+  } else {
+    o.log(`flow matching first (${o.flowMatchingSeconds}s), then MeanFlow from it`);
+    const fm = await trainToy2d({ ...toy2dDefaults, dataset: o.dataset, seconds: o.flowMatchingSeconds, seed: o.seed, checkpointPath: o.flowMatchingCheckpointPath, progress: o.progress, log: o.log });
+    flowMatching = fm.model;
+    flowMatchingSummary = fm.summary;
+    taskMeta = fm.meta;
+  }
+  const spec = modelSpecOf(flowMatching);
+  if (!spec) throw new Error('trainMeanFlowToy2d: the flow matching model cannot say how to rebuild it (no spec())');
+  const model = createModel(meanFlowSpec(spec));
+  const report = warmStart(model, flowMatching.stateDict(), o.init ?? 'the flow matching model');
+  o.log(
+    `MeanFlow ${spec.kind} (${model.parameterCount()} parameters): ${report.copied.length} weights copied, ${report.extended.length} widened for r` +
+      `; batch ${o.batchSize}, ${Math.round(o.times.distinctShare * 100)}% r ≠ t (curriculum ${o.curriculumSteps} steps), p = ${o.weighting.power}, ` +
+      `JVP ${o.jvp === 'exact' ? 'exact' : `finite difference ε = ${o.jvp.finiteDifference}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
+  );
+  try {
+    const { summary, meta } = await trainMeanFlow({
+      model,
+      objective: {
+        sampleData: (n, rng) => ({ x1: sampleToy2d(o.dataset, n, rng) }),
+        batchSize: o.batchSize,
+        times: o.times,
+        jvp: o.jvp,
+        weighting: o.weighting,
+        curriculumSteps: o.curriculumSteps,
+      },
+      steps: o.maxSteps,
+      seconds: o.seconds > 0 && Number.isFinite(o.seconds) ? o.seconds : undefined,
+      lr: o.lr,
+      warmupSteps: 200,
+      emaDecay: 0.999,
+      gradClipNorm: 1,
+      seed: o.seed,
+      checkpointPath: o.checkpointPath,
+      checkpointEvery: 2000,
+      progress: o.progress,
+      meta: { ...taskMeta },
+      init: o.init,
+    });
+    return { model, flowMatching, summary, flowMatchingSummary, meta, warmStart: report };
+  } catch (error) {
+    flowMatching.dispose();
+    throw error;
+  }
+}
+
+/** One row of the side-by-side table. */
+export interface MeanFlowComparisonRow {
+  model: 'meanflow' | 'flow matching';
+  method: string;
+  nfe: number;
+  swd: number;
+  mmd: number;
+  seconds: number;
+}
+
+/** The comparison `flowmatch meanflow` prints: MeanFlow at 1 and 2 jumps, flow matching at 1, 2 (Euler) and 100 (midpoint). */
+export const meanFlowToy2dEvaluationDefaults = {
+  samples: 10_000,
+  meanFlowNfe: [1, 2],
+  flowMatching: [
+    { method: 'euler', nfe: 1 },
+    { method: 'euler', nfe: 2 },
+    { method: 'midpoint', nfe: 100 },
+  ],
+} as const;
+
+/**
+ * Sliced Wasserstein-1 (and RBF-MMD) of 10k samples against 10k fresh points for each row; the MeanFlow evaluations
+ * (with their samples, for plots) are returned by NFE.
+ */
+export function evaluateMeanFlowToy2d(
+  meanFlow: VelocityModel,
+  flowMatching: VelocityModel,
+  o: { dataset: Toy2dDataset; samples?: number; seed?: number; meanFlowNfe?: readonly number[]; flowMatching?: ReadonlyArray<{ method: string; nfe: number }> },
+): { rows: MeanFlowComparisonRow[]; meanFlow: Map<number, Toy2dEvaluation>; flowMatchingDraws: Map<string, Toy2dEvaluation> } {
+  const n = o.samples ?? meanFlowToy2dEvaluationDefaults.samples;
+  const seed = o.seed ?? 1;
+  const rows: MeanFlowComparisonRow[] = [];
+  const meanFlowDraws = new Map<number, Toy2dEvaluation>();
+  const flowMatchingDraws = new Map<string, Toy2dEvaluation>();
+  const run = (model: VelocityModel, method: string, nfe: number) => {
+    const start = performance.now();
+    const ev = evaluateToy2d(model, { dataset: o.dataset, sample, method, nfe, n, seed });
+    return { ev, seconds: (performance.now() - start) / 1000 };
+  };
+  for (const nfe of o.meanFlowNfe ?? meanFlowToy2dEvaluationDefaults.meanFlowNfe) {
+    const { ev, seconds } = run(meanFlow, 'meanflow', nfe);
+    meanFlowDraws.set(nfe, ev);
+    rows.push({ model: 'meanflow', method: 'meanflow', nfe: ev.quality.nfe, swd: ev.quality.swd, mmd: ev.quality.mmd, seconds });
+  }
+  for (const { method, nfe } of o.flowMatching ?? meanFlowToy2dEvaluationDefaults.flowMatching) {
+    const { ev, seconds } = run(flowMatching, method, nfe);
+    flowMatchingDraws.set(`${method}-${nfe}`, ev);
+    rows.push({ model: 'flow matching', method, nfe: ev.quality.nfe, swd: ev.quality.swd, mmd: ev.quality.mmd, seconds });
+  }
+  return { rows, meanFlow: meanFlowDraws, flowMatchingDraws };
+}

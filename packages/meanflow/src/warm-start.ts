@@ -1,0 +1,77 @@
+import { tf, createModel, loadModel, type ModelSpec, type VelocityModule } from '@flowmatch/core';
+
+/** What a MeanFlow model adds to a flow matching model's spec: the second time (and optionally the guidance scale). */
+export function meanFlowSpec(spec: ModelSpec, options: { guidanceInput?: boolean } = {}): ModelSpec {
+  const config = spec.config as Record<string, unknown>;
+  return { kind: spec.kind, config: { ...config, secondTime: true, ...(options.guidanceInput ? { guidanceInput: true } : {}) } };
+}
+
+export interface WarmStartReport {
+  /** Parameters copied as they were. */
+  copied: string[];
+  /** Parameters whose leading rows came from the checkpoint (new input features, their rows zeroed). */
+  extended: string[];
+  /** New conditioning branches' output layers, zeroed so the branch starts silent. */
+  zeroed: string[];
+  /** Parameters left at their initialisation. */
+  fresh: string[];
+}
+
+/**
+ * Copies a flow matching model's weights into a MeanFlow model of the same architecture plus the second time (and the
+ * guidance input), so that at step 0 u(x, t, r) = v(x, t) for every r: tensors of the same name and shape are copied;
+ * a weight with more input rows (an MLP's first layer, which now also reads r) gets the old rows and zeros for the new
+ * ones; the output layer of a branch the old model did not have (`…fc2.weight/bias` of the U-Net's second-time and
+ * guidance embeddings) is zeroed. The MeanFlow identity u = v at r = t then holds from the start.
+ */
+export function warmStart(model: VelocityModule, weights: Record<string, tf.Tensor>, source: string): WarmStartReport {
+  const report: WarmStartReport = { copied: [], extended: [], zeroed: [], fresh: [] };
+  const own = new Map(model.namedParameters());
+  for (const [name] of Object.entries(weights)) {
+    if (!own.has(name)) throw new Error(`${source}: weight '${name}' has no counterpart in the MeanFlow model (is it the same architecture?)`);
+  }
+  for (const [name, param] of own) {
+    const given = weights[name];
+    if (given) {
+      const same = given.rank === param.rank && given.shape.every((d, i) => d === param.shape[i]);
+      const widened = !same && given.rank === param.rank && given.shape[0] < param.shape[0] && given.shape.every((d, i) => i === 0 || d === param.shape[i]);
+      if (same) {
+        param.assign(given);
+        report.copied.push(name);
+      } else if (widened) {
+        param.assign(tf.tidy(() => tf.concat([given, tf.zeros([param.shape[0] - given.shape[0], ...param.shape.slice(1)])])));
+        report.extended.push(name);
+      } else {
+        throw new Error(`${source}: weight '${name}' has shape [${given.shape}] but the MeanFlow model's is [${param.shape}]`);
+      }
+    } else if (/(^|\.)fc2\.(weight|bias)$/.test(name)) {
+      param.assign(tf.zerosLike(param));
+      report.zeroed.push(name);
+    } else report.fresh.push(name);
+  }
+  return report;
+}
+
+/**
+ * Builds a MeanFlow model from a flow matching checkpoint (its EMA weights when it has them): the checkpoint's model
+ * kind and config plus the second time, initialised by `warmStart`. Returns the flow matching model too (for side by
+ * side comparisons); the caller disposes both.
+ */
+export async function meanFlowModelFromCheckpoint(
+  source: string | Uint8Array,
+  options: { guidanceInput?: boolean } = {},
+): Promise<{ model: VelocityModule; spec: ModelSpec; flowMatching: VelocityModule; flowMatchingMeta: Record<string, unknown>; report: WarmStartReport; name: string }> {
+  const loaded = await loadModel(source);
+  const fmConfig = loaded.spec.config as Record<string, unknown>;
+  if (fmConfig.secondTime) throw new Error(`${loaded.name}: this checkpoint is already an average-velocity (MeanFlow) model; resume it instead of warm-starting from it`);
+  const spec = meanFlowSpec(loaded.spec, options);
+  const model = createModel(spec, loaded.name);
+  try {
+    const report = warmStart(model, loaded.model.stateDict(), loaded.name);
+    return { model, spec, flowMatching: loaded.model, flowMatchingMeta: loaded.meta, report, name: loaded.name };
+  } catch (error) {
+    model.dispose();
+    loaded.model.dispose();
+    throw error;
+  }
+}
