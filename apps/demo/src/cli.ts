@@ -27,7 +27,9 @@ import {
 import { sample, listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
 import { imageRecipeDefaults, imageEvaluationDefaults, imageSampleDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
-import { plot2d } from './two-d.js';
+import { trainMeanFlowToy2d, evaluateMeanFlowToy2d, meanFlowToy2dDefaults, meanFlowToy2dEvaluationDefaults, meanFlowImageDefaults, meanFlowImageEvaluationDefaults, parseMeanFlowMeta, type JvpMethod, type MeanFlowComparisonRow } from '@flowmatch/meanflow';
+import { plot2d, plot2dPanels } from './two-d.js';
+import { runMeanFlowImage } from './meanflow-image.js';
 import { loadPlugin } from './plugins.js';
 
 const TWO_D_REPORT = toy2dEvaluationDefaults;
@@ -35,6 +37,8 @@ const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults,
 
 const d2 = toy2dDefaults;
 const di = imageRecipeDefaults;
+const dm = meanFlowToy2dDefaults;
+const dmEval = meanFlowToy2dEvaluationDefaults;
 const de = imageEvaluationDefaults;
 
 const HELP = `flowmatch — flow matching in TypeScript
@@ -66,12 +70,26 @@ Usage:
         --size N --rgb    image size and colour for --data folders (default ${di.imageSize}, grayscale)
         --base N          U-Net base channels (default ${di.model.baseChannels})
 
+  flowmatch meanflow [--dataset ${dm.dataset}] [--init FILE] [--seconds ${dm.seconds}] [--out out/meanflow] [options]
+      Train a one-step MeanFlow model (average velocity u(x, t, r)) and compare it with flow matching: without --init a
+      flow matching model is trained first (--fm-seconds ${dm.flowMatchingSeconds}) and warm-starts it. Writes samples.png (MeanFlow at
+      ${dmEval.meanFlowNfe.join(' and ')} NFE beside flow matching at the same NFE), model.safetensors, flow-matching.safetensors and
+      metrics.json (sliced Wasserstein-1 and MMD of ${dmEval.samples} samples against as many fresh points, per NFE).
+        --dataset NAME    ${TOY2D_DATASETS.join(' | ')}
+        --init FILE       warm start from a flow matching checkpoint of \`flowmatch 2d\` (same data set)
+        --share X         share of each batch with r ≠ t (default ${dm.times.distinctShare}); --curriculum N raises it from 0 over N steps (${dm.curriculumSteps})
+        --time-mean M --time-std S   logit-normal times in flowmatch's time (default ${dm.times.mean}, ${dm.times.std})
+        --power P         adaptive loss weight 1/(L + c)^P (default ${dm.weighting.power}; 0.5 is the robust middle)
+        --jvp exact|fd    exact JVP (two reverse passes, default) or central differences (--fd-eps, default 1e-3)
+        --batch N (${dm.batchSize}) --lr X (${dm.lr}) --seconds S (${dm.seconds}) --max-steps N (${dm.maxSteps}) --seed N
+
   flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe N] [--n N] [--out samples.npy]
       Sample from any checkpoint a flowmatch trainer wrote (the model kind and config are inside it).
       2D: <out>.npy (float32 [n, 2], readable by numpy.load), <out>.csv and <out>.png. Images: <out>.npy (float32
       [n, H, W, C] in [-1, 1]) and a grid <out>.png; --class K (default: cycle through classes), --cfg W
       (guidance weight, default ${SAMPLE_DEFAULTS.image.guidance}), --save-images DIR (every image as a PNG), --trajectory (<out>-trajectory.png).
       Other model kinds (plugins): <out>.npy of shape [n, ...sample shape]. Uses the EMA weights unless --no-ema.
+      MeanFlow checkpoints sample with --solver meanflow (one jump per NFE) and --nfe 1 unless told otherwise.
         --solver S        ${listMethods().join(' | ')} (adaptive ones: --rtol X --atol X, default 1e-5)
         --nfe N           model evaluations for fixed-step solvers (2D ${SAMPLE_DEFAULTS['2d'].nfe}, images ${SAMPLE_DEFAULTS.image.nfe})
 
@@ -225,6 +243,140 @@ async function runImage(args: string[], log: (l: string) => void): Promise<void>
   }
 }
 
+async function runMeanFlow(args: string[], log: (l: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      dataset: { type: 'string' },
+      init: { type: 'string' },
+      seconds: { type: 'string' },
+      'fm-seconds': { type: 'string' },
+      'max-steps': { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      share: { type: 'string' },
+      curriculum: { type: 'string' },
+      'time-mean': { type: 'string' },
+      'time-std': { type: 'string' },
+      power: { type: 'string' },
+      jvp: { type: 'string' },
+      'fd-eps': { type: 'string' },
+      omega: { type: 'string' },
+      kappa: { type: 'string' },
+      'cfg-window': { type: 'string' },
+      'scale-input': { type: 'string' },
+      'eval-per-class': { type: 'string' },
+    },
+  });
+  await loadPlugins(values.plugin, log);
+  if (values.dataset === 'mnist') return runMeanFlowMnist(values, log);
+  const guidanceOnly = (['omega', 'kappa', 'cfg-window', 'scale-input', 'eval-per-class'] as const).filter((k) => values[k] !== undefined);
+  if (guidanceOnly.length) throw new UsageError(`${guidanceOnly.map((k) => `--${k}`).join(', ')} appl${guidanceOnly.length === 1 ? 'ies' : 'y'} to --dataset mnist (the 2D sets have no classes)`);
+  const outDir = values.out ?? 'out/meanflow';
+  const seed = num('seed', values.seed, dm.seed, { integer: true });
+  const progress = !values['no-progress'];
+  const share = num('share', values.share, dm.times.distinctShare);
+  if (share > 1) throw new UsageError(`--share must be in [0, 1], got '${values.share}'`);
+  const jvpKind = oneOf('jvp', values.jvp, 'exact', ['exact', 'fd']);
+  const jvp: JvpMethod = jvpKind === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', values['fd-eps'], 1e-3, { min: Number.MIN_VALUE }) };
+  const timeMean = values['time-mean'] === undefined ? dm.times.mean : Number(values['time-mean']);
+  if (!Number.isFinite(timeMean)) throw new UsageError(`--time-mean must be a number, got '${values['time-mean']}'`);
+  const run = await trainMeanFlowToy2d({
+    dataset: oneOf<Toy2dDataset>('dataset', values.dataset, dm.dataset, [...TOY2D_DATASETS, 'mnist']),
+    init: values.init,
+    seconds: num('seconds', values.seconds, dm.seconds),
+    flowMatchingSeconds: num('fm-seconds', values['fm-seconds'], dm.flowMatchingSeconds),
+    maxSteps: num('max-steps', values['max-steps'], dm.maxSteps, { integer: true, min: 1 }),
+    batchSize: num('batch', values.batch, dm.batchSize, { integer: true, min: 1 }),
+    lr: num('lr', values.lr, dm.lr),
+    times: { mean: timeMean, std: num('time-std', values['time-std'], dm.times.std, { min: Number.MIN_VALUE }), distinctShare: share },
+    weighting: { power: num('power', values.power, dm.weighting.power), epsilon: dm.weighting.epsilon },
+    jvp,
+    curriculumSteps: num('curriculum', values.curriculum, dm.curriculumSteps, { integer: true }),
+    seed,
+    checkpointPath: join(outDir, 'model.safetensors'),
+    flowMatchingCheckpointPath: values.init ? undefined : join(outDir, 'flow-matching.safetensors'),
+    progress,
+    log,
+  });
+  try {
+    const dataset = (run.meta as { dataset: Toy2dDataset }).dataset;
+    log(`scoring ${dmEval.samples} samples per row against as many fresh points…`);
+    const { rows, meanFlow, flowMatchingDraws } = evaluateMeanFlowToy2d(run.model, run.flowMatching, { dataset, seed: seed + 1 });
+    printComparison(rows, log);
+    const png = join(outDir, 'samples.png');
+    const fmAt = (nfe: number) => flowMatchingDraws.get(`euler-${nfe}`);
+    const panels = [...meanFlow.entries()].flatMap(([nfe, ev]) => {
+      const fm = fmAt(nfe);
+      return [
+        { title: `MeanFlow ${nfe} NFE · SWD ${ev.quality.swd.toFixed(3)}`, samples: ev.samples },
+        ...(fm ? [{ title: `flow matching ${nfe} NFE · SWD ${fm.quality.swd.toFixed(3)}`, samples: fm.samples }] : []),
+      ];
+    });
+    await plot2dPanels(png, [...meanFlow.values()][0].data, panels, `${dataset}: MeanFlow vs flow matching (Euler) at the same NFE`);
+    await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: run.summary, flowMatchingTraining: run.flowMatchingSummary, comparison: rows }, null, 2) + '\n');
+    log(`wrote ${png}, ${join(outDir, 'model.safetensors')}${values.init ? '' : `, ${join(outDir, 'flow-matching.safetensors')}`}, ${join(outDir, 'metrics.json')}`);
+  } finally {
+    run.model.dispose();
+    run.flowMatching.dispose();
+  }
+}
+
+/** Two numbers 'a,b' (a ≤ b) from a flag. */
+function pair(name: string, value: string | undefined, fallback: [number, number]): [number, number] {
+  if (value === undefined) return fallback;
+  const parts = value.split(',').map((v) => Number(v));
+  if (parts.length !== 2 || parts.some((v) => value.trim() === '' || !Number.isFinite(v)) || parts[0] > parts[1]) {
+    throw new UsageError(`--${name} must be two numbers 'a,b' with a <= b, got '${value}'`);
+  }
+  return [parts[0], parts[1]];
+}
+
+async function runMeanFlowMnist(values: Record<string, string | boolean | string[] | undefined>, log: (l: string) => void): Promise<void> {
+  const v = values as Record<string, string | undefined>;
+  const dmi = meanFlowImageDefaults;
+  const outDir = v.out ?? 'out/meanflow-mnist';
+  const share = num('share', v.share, dmi.times.distinctShare);
+  if (share > 1) throw new UsageError(`--share must be in [0, 1], got '${v.share}'`);
+  const window = pair('cfg-window', v['cfg-window'], dmi.guidance.window);
+  if (window[0] < 0 || window[1] > 1) throw new UsageError(`--cfg-window must lie in [0, 1], got '${v['cfg-window']}'`);
+  const kappa = num('kappa', v.kappa, dmi.guidance.kappa);
+  if (kappa >= 1) throw new UsageError(`--kappa must be in [0, 1), got '${v.kappa}'`);
+  const scaleInput = v['scale-input'] === undefined ? undefined : pair('scale-input', v['scale-input'], [1, 1]);
+  const jvpKind = oneOf('jvp', v.jvp, 'exact', ['exact', 'fd']);
+  const { rows, summary, flowMatchingSummary } = await runMeanFlowImage({
+    init: v.init,
+    flowMatchingSeconds: num('fm-seconds', v['fm-seconds'], dmi.flowMatchingSeconds),
+    seconds: num('seconds', v.seconds, dmi.seconds),
+    maxSteps: num('max-steps', v['max-steps'], dmi.maxSteps, { integer: true, min: 1 }),
+    batchSize: num('batch', v.batch, dmi.batchSize, { integer: true, min: 1 }),
+    lr: num('lr', v.lr, dmi.lr),
+    distinctShare: share,
+    power: num('power', v.power, dmi.weighting.power),
+    jvp: jvpKind === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', v['fd-eps'], 1e-3, { min: Number.MIN_VALUE }) },
+    omega: num('omega', v.omega, dmi.guidance.omega),
+    kappa,
+    window,
+    scaleInput: scaleInput ? { min: scaleInput[0], max: scaleInput[1] } : undefined,
+    curriculumSteps: num('curriculum', v.curriculum, dmi.curriculumSteps, { integer: true }),
+    evalPerClass: num('eval-per-class', v['eval-per-class'], meanFlowImageEvaluationDefaults.evalPerClass, { integer: true, min: 1 }),
+    seed: num('seed', v.seed, dmi.seed, { integer: true }),
+    outDir,
+    progress: !values['no-progress'],
+    log,
+  });
+  await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: summary, flowMatchingTraining: flowMatchingSummary, comparison: rows }, null, 2) + '\n');
+  log(`wrote ${join(outDir, 'model.safetensors')}, the grids above, ${join(outDir, 'metrics.json')}`);
+}
+
+function printComparison(rows: MeanFlowComparisonRow[], log: (l: string) => void): void {
+  log('model          solver     NFE   SWD      MMD       seconds');
+  for (const r of rows) {
+    log(`${r.model.padEnd(14)} ${r.method.padEnd(10)} ${String(r.nfe).padStart(3)}   ${r.swd.toFixed(4)}   ${r.mmd.toExponential(2)}  ${r.seconds.toFixed(2)}`);
+  }
+}
+
 async function runSample(args: string[], log: (l: string) => void): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -256,14 +408,23 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
   try {
     const task = loaded.meta.task ?? loaded.meta.kind;
     const imageOnly = (['class', 'cfg', 'save-images', 'trajectory'] as const).filter((k) => values[k] !== undefined);
+    const meanFlow = parseMeanFlowMeta(loaded.meta, values.checkpoint);
     if (task === 'image' && loaded.model instanceof UNetVelocity) {
       const meta = parseImageMeta(loaded.meta, values.checkpoint);
+      // MeanFlow: one jump by default, and the guidance it learnt (a fixed scale is baked in: w = 1 samples it; a
+      // model with the scale as an input takes --cfg within its trained range, by default the middle of it).
+      const scaleRange = meanFlow?.guidance?.scaleInput;
+      const guidanceDefault = scaleRange ? (scaleRange.min + scaleRange.max) / 2 : SAMPLE_DEFAULTS.image.guidance;
+      const guidance = num('cfg', values.cfg, guidanceDefault);
+      if (meanFlow && !scaleRange && values.cfg !== undefined && guidance !== 1) {
+        log(`note: ${values.checkpoint} is a MeanFlow model trained with guidance ${meanFlow.guidance ? `ω = ${meanFlow.guidance.omega}, κ = ${meanFlow.guidance.kappa}` : ''} baked in (--cfg 1 samples it); --cfg ${values.cfg} adds classifier-free guidance on top, two branches per jump`);
+      }
       await sampleImageModel(loaded.model, meta, {
         n: num('n', values.n, SAMPLE_DEFAULTS.image.n, { integer: true, min: 1 }),
         classIndex: values.class === undefined ? undefined : num('class', values.class, 0, { integer: true }),
-        guidance: num('cfg', values.cfg, SAMPLE_DEFAULTS.image.guidance),
-        solver: solver ?? SAMPLE_DEFAULTS.image.solver,
-        nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.image.nfe, { integer: true, min: 1 }),
+        guidance,
+        solver: solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.image.solver),
+        nfe: num('nfe', values.nfe, meanFlow ? 1 : SAMPLE_DEFAULTS.image.nfe, { integer: true, min: 1 }),
         rtol,
         atol,
         seed,
@@ -282,9 +443,10 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
     const started = performance.now();
     if (task === '2d') {
       const meta = parseToy2dMeta(loaded.meta, values.checkpoint);
+      // A MeanFlow checkpoint jumps (one evaluation per step); a flow matching one integrates its ODE.
       const n = num('n', values.n, SAMPLE_DEFAULTS['2d'].n, { integer: true, min: 1 });
-      const method = solver ?? SAMPLE_DEFAULTS['2d'].method;
-      const nfe = num('nfe', values.nfe, SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 });
+      const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS['2d'].method);
+      const nfe = num('nfe', values.nfe, meanFlow ? 1 : SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 });
       const result = drawToy2d(loaded.model, { dataset: meta.dataset, sample, method, nfe, rtol, atol, n, seed, dataPoints: Math.min(n, 10_000), trajectories: true });
       await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
       await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
@@ -307,7 +469,7 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
   }
 }
 
-const COMMANDS: Record<string, (args: string[], log: (l: string) => void) => Promise<void>> = { '2d': run2d, image: runImage, sample: runSample };
+const COMMANDS: Record<string, (args: string[], log: (l: string) => void) => Promise<void>> = { '2d': run2d, image: runImage, meanflow: runMeanFlow, sample: runSample };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -38,3 +38,25 @@ export async function plot2d(file: string, evaluation: Pick<Toy2dDraw, 'data' | 
     { text: 'trajectories: noise (black) → sample (red)', x: pad * 3 + panel * 2, y: top - 8 },
   ]);
 }
+
+/** Data beside several sets of samples (one panel each, one shared viewport): `flowmatch meanflow`'s comparison. */
+export async function plot2dPanels(file: string, data: Float32Array, panels: Array<{ title: string; samples: Float32Array }>, title: string): Promise<void> {
+  const panel = 300;
+  const pad = 20;
+  const top = 56;
+  const columns = panels.length + 1;
+  const raster = new Raster(panel * columns + pad * (columns + 1), panel + top + pad);
+  const shared = viewportFor([data, ...panels.map((p) => p.samples)], 0, top, panel);
+  const views = Array.from({ length: columns }, (_, i) => ({ ...shared, left: pad + i * (panel + pad) }));
+  for (const v of views) raster.rect(v.left, v.top, panel, panel, [200, 200, 200]);
+  for (let i = 0; i < data.length; i += 2) raster.dot(...toPixel(views[0], data[i], data[i + 1]), [90, 90, 90], 0.35, 0.8);
+  panels.forEach((p, j) => {
+    const s = p.samples;
+    for (let i = 0; i < s.length; i += 2) raster.dot(...toPixel(views[j + 1], s[i], s[i + 1]), [31, 119, 180], 0.35, 0.8);
+  });
+  await raster.toPng(file, [
+    { text: title, x: pad, y: 20 },
+    { text: 'data', x: pad, y: top - 8 },
+    ...panels.map((p, j) => ({ text: p.title, x: pad + (j + 1) * (panel + pad), y: top - 8 })),
+  ]);
+}

@@ -1,0 +1,125 @@
+// `flowmatch meanflow --dataset mnist`: joins @flowmatch/image (data, U-Net, flow matching recipe, evaluation) with
+// @flowmatch/meanflow (objective, warm start, sampling); neither package imports the other.
+import { join } from 'node:path';
+import { createModel, modelSpecOf, resolveBackend, type TrainSummary } from '@flowmatch/core';
+import { sampleImages, loadImageCheckpoint, type UNetVelocity, type ImageModelMeta } from '@flowmatch/image';
+import { trainImageModel, loadImageData, loadOrTrainDigitClassifier, evaluateDigits, saveClassGrid } from '@flowmatch/image/node';
+import { meanFlowSpec, warmStart, trainMeanFlow, effectiveGuidance, meanFlowImageDefaults, meanFlowImageEvaluationDefaults, type JvpMethod } from '@flowmatch/meanflow';
+
+export interface MeanFlowImageRunOptions {
+  init?: string;
+  flowMatchingSeconds: number;
+  seconds: number;
+  maxSteps: number;
+  batchSize: number;
+  lr: number;
+  distinctShare: number;
+  power: number;
+  jvp: JvpMethod;
+  omega: number;
+  kappa: number;
+  window: [number, number];
+  /** Guidance as a model input: the range of scales it learns. */
+  scaleInput?: { min: number; max: number };
+  curriculumSteps: number;
+  evalPerClass: number;
+  seed: number;
+  outDir: string;
+  progress: boolean;
+  log: (line: string) => void;
+}
+
+export interface ImageComparisonRow {
+  model: 'meanflow' | 'flow matching';
+  method: string;
+  nfe: number;
+  guidance: number;
+  classAgreement: number;
+  frechet: number;
+  seconds: number;
+  grid: string;
+}
+
+export async function runMeanFlowImage(o: MeanFlowImageRunOptions): Promise<{ rows: ImageComparisonRow[]; summary: TrainSummary; flowMatchingSummary?: TrainSummary }> {
+  await resolveBackend();
+  let flowMatching: UNetVelocity;
+  let meta: ImageModelMeta;
+  let flowMatchingSummary: TrainSummary | undefined;
+  if (o.init) {
+    ({ model: flowMatching, meta } = await loadImageCheckpoint(o.init));
+    o.log(`warm start from ${o.init}`);
+  } else {
+    o.log(`flow matching first (${o.flowMatchingSeconds}s, the recipe of flowmatch image), then MeanFlow from it`);
+    const fm = await trainImageModel({ seconds: o.flowMatchingSeconds, seed: o.seed, checkpointPath: join(o.outDir, 'flow-matching.safetensors'), progress: o.progress, log: o.log });
+    ({ model: flowMatching, meta, summary: flowMatchingSummary } = fm);
+  }
+  const { data } = await loadImageData({ imageSize: meta.dataset.shape[0], channels: meta.dataset.shape[2] as 1 | 3, seed: o.seed, log: o.log });
+  const numClasses = meta.dataset.numClasses;
+  const model = createModel(meanFlowSpec(modelSpecOf(flowMatching)!, { guidanceInput: o.scaleInput !== undefined })) as UNetVelocity;
+  try {
+    const report = warmStart(model, flowMatching.stateDict(), o.init ?? 'the flow matching U-Net');
+    const scale = o.scaleInput ? undefined : effectiveGuidance(o.omega, o.kappa);
+    o.log(
+      `MeanFlow U-Net (${model.parameterCount()} parameters; ${report.copied.length} weights copied, ${report.zeroed.length} zeroed, ${report.fresh.length} new): ` +
+        `batch ${o.batchSize}, ${Math.round(o.distinctShare * 100)}% r ≠ t, p = ${o.power}, guidance ${scale !== undefined ? `ω = ${o.omega}, κ = ${o.kappa} (effective ${scale})` : `as an input, ${o.scaleInput!.min}..${o.scaleInput!.max}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
+    );
+    const { summary } = await trainMeanFlow({
+      model,
+      objective: {
+        sampleData: (n, rng) => {
+          const b = data.sample(n, rng);
+          return { x1: b.x, extras: { labels: b.labels! } };
+        },
+        batchSize: o.batchSize,
+        times: { ...meanFlowImageDefaults.times, distinctShare: o.distinctShare },
+        weighting: { power: o.power, epsilon: meanFlowImageDefaults.weighting.epsilon },
+        jvp: o.jvp,
+        guidance: { numClasses, labelDropout: meanFlowImageDefaults.guidance.labelDropout, omega: o.omega, kappa: o.kappa, window: o.window, scaleInput: o.scaleInput },
+        curriculumSteps: o.curriculumSteps,
+      },
+      steps: o.maxSteps,
+      seconds: o.seconds > 0 ? o.seconds : undefined,
+      lr: o.lr,
+      warmupSteps: 100,
+      emaDecay: 0.999,
+      gradClipNorm: 1,
+      seed: o.seed,
+      checkpointPath: join(o.outDir, 'model.safetensors'),
+      checkpointEvery: 250,
+      progress: o.progress,
+      meta: { ...meta },
+      init: o.init,
+    });
+    // Scores: the evaluation classifier of @flowmatch/image on evalPerClass samples per class for each row.
+    const classifier = (await loadOrTrainDigitClassifier({ seed: 0, log: o.log })).model;
+    const rows: ImageComparisonRow[] = [];
+    const [h, w, c] = meta.dataset.shape;
+    const perClass = o.evalPerClass;
+    const labels = new Int32Array(perClass * numClasses).map((_, i) => Math.floor(i / perClass));
+    const guidance = scale ?? (o.scaleInput!.min + o.scaleInput!.max) / 2;
+    const score = async (who: ImageComparisonRow['model'], m: UNetVelocity, method: string, nfe: number) => {
+      const started = performance.now();
+      // A MeanFlow model with a fixed scale learnt the guided field: it samples unguided (one branch), at w = 1.
+      const images = sampleImages(m, { labels, guidance: who === 'meanflow' && !o.scaleInput ? 1 : guidance, method, nfe, seed: o.seed + 1, batchSize: 50 });
+      const seconds = (performance.now() - started) / 1000;
+      const q = await evaluateDigits(classifier, images.data, labels);
+      const grid = join(o.outDir, `samples-${who === 'meanflow' ? 'meanflow' : 'flow-matching'}-${nfe}nfe.png`);
+      const byClass = Array.from({ length: numClasses }, (_, k) => ({ data: images.data.subarray(k * perClass * h * w * c, (k * perClass + Math.min(8, perClass)) * h * w * c), shape: [Math.min(8, perClass), h, w, c] as [number, number, number, number] }));
+      await saveClassGrid(grid, byClass, { classNames: meta.dataset.classNames, scale: 2 });
+      const row: ImageComparisonRow = { model: who, method, nfe: images.nfe, guidance, classAgreement: q.classAgreement, frechet: q.frechet, seconds, grid };
+      o.log(`${who.padEnd(14)} ${method.padEnd(9)} ${String(images.nfe).padStart(3)} NFE  w=${guidance}  class agreement ${(q.classAgreement * 100).toFixed(1)}%  Fréchet ${q.frechet.toFixed(2)}  ${seconds.toFixed(1)}s  ${grid}`);
+      rows.push(row);
+    };
+    try {
+      for (const nfe of meanFlowImageEvaluationDefaults.meanFlowNfe) await score('meanflow', model, 'meanflow', nfe);
+      for (const { method, nfe } of meanFlowImageEvaluationDefaults.flowMatching) await score('flow matching', flowMatching, method, nfe);
+    } finally {
+      classifier.dispose();
+    }
+    return { rows, summary, flowMatchingSummary };
+  } finally {
+    model.dispose();
+    flowMatching.dispose();
+  }
+}
+
