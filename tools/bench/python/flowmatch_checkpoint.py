@@ -5,11 +5,12 @@
           [--weights auto|ema|model]
 
 IN holds `x` (images NHWC [B, H, W, C] as flowmatch stores them, or points [B, dim]), `t` [B], and where the model
-takes them `labels` (integer [B]) and `r` [B]. OUT gets `v` (float32, x's shape and layout) and the metadata
+takes them `labels` (integer [B]), `r` [B] and `guidance` [B] (the guidance scale, for models built with
+guidanceInput). OUT gets `v` (float32, x's shape and layout) and the metadata
 kind, weights (ema or model) and step. The command prints one JSON line describing what it loaded.
 
 In Python: `loaded = load_checkpoint(path)`, then `loaded.model` is a torch.nn.Module and
-`velocity(loaded, x, t, labels=None, r=None)` takes flowmatch's layouts.
+`velocity(loaded, x, t, labels=None, r=None, guidance=None)` takes flowmatch's layouts.
 
 Checkpoint: plain safetensors, tensors prefixed `model.` (weights), `ema.` (EMA weights, optional) and `optim.`
 (optimizer state, not read here); string metadata format = "flowmatch-checkpoint", version = "1", step, and
@@ -41,7 +42,8 @@ MLPVelocity). Their module paths are flowmatch's, so only the leaves and layouts
 
   U-Net: C = inConv, outConv, {R}.conv1, {R}.conv2, {R}.skip (1×1, only where channels change),
          down{l}_downsample.conv (stride 2), up{l}_upsample.conv; L = timeEmbed.fc1, timeEmbed.fc2,
-         secondTimeEmbed.fc1, secondTimeEmbed.fc2 (secondTime only), {R}.embProj; A = down{l}_attn{i},
+         secondTimeEmbed.fc1, secondTimeEmbed.fc2 (secondTime only), guidanceEmbed.fc1, guidanceEmbed.fc2
+         (guidanceInput only), {R}.embProj; A = down{l}_attn{i},
          up{l}_attn{i}, mid_attn; N = {R}.norm1, {R}.norm2, {A}.norm, outNorm; with R = down{l}_res{i}, mid_res0,
          mid_res1, up{l}_res{i}.
   MLP:   L = layer0 … layer{depth−1}, out.
@@ -138,11 +140,12 @@ def write_safetensors(path: str, tensors: dict, metadata: Optional[dict] = None)
 UNET_DEFAULTS = {
     "baseChannels": 32, "channelMults": [1, 2, 2], "blocksPerLevel": 2, "midAttention": True, "attentionHeads": 1,
     "groups": 8, "dropout": 0, "numClasses": 0, "secondTime": False, "secondTimeInput": "interval",
-    "timeScale": 1000, "seed": 0,
+    "guidanceInput": False, "timeScale": 1000, "seed": 0,
 }
 UNET_FIELDS = {"imageSize", "channels", "attentionLevels", *UNET_DEFAULTS}
 # MLPVelocity's defaults (packages/core/src/nn/mlp.ts).
-MLP_DEFAULTS = {"hidden": 128, "depth": 4, "activation": "silu", "timeEmbedding": "raw", "numClasses": 0, "secondTime": False, "seed": 0}
+MLP_DEFAULTS = {"hidden": 128, "depth": 4, "activation": "silu", "timeEmbedding": "raw", "numClasses": 0, "secondTime": False,
+                "guidanceInput": False, "seed": 0}
 MLP_FIELDS = {"dim", *MLP_DEFAULTS}
 
 
@@ -207,7 +210,7 @@ def build_unet(fields: dict, source: str = "<config>") -> UNetVelocity:
         raise CheckpointError(f"{source}: timeScale must be a positive number, got {c['timeScale']!r}")
     if not isinstance(c["dropout"], (int, float)) or not 0 <= c["dropout"] < 1:
         raise CheckpointError(f"{source}: dropout must be in [0, 1), got {c['dropout']!r}")
-    for flag in ("midAttention", "secondTime"):
+    for flag in ("midAttention", "secondTime", "guidanceInput"):
         if not isinstance(c[flag], bool):
             raise CheckpointError(f"{source}: {flag} must be true or false, got {c[flag]!r}")
     try:
@@ -215,7 +218,8 @@ def build_unet(fields: dict, source: str = "<config>") -> UNetVelocity:
             image_size=c["imageSize"], channels=c["channels"], base_channels=c["baseChannels"], channel_mults=mults,
             blocks_per_level=c["blocksPerLevel"], attention_levels=levels, mid_attention=c["midAttention"],
             attention_heads=c["attentionHeads"], groups=c["groups"], dropout=c["dropout"], num_classes=c["numClasses"],
-            second_time=c["secondTime"], second_time_input=c["secondTimeInput"], time_scale=float(c["timeScale"]))
+            second_time=c["secondTime"], second_time_input=c["secondTimeInput"], guidance_input=c["guidanceInput"],
+            time_scale=float(c["timeScale"]))
     except ValueError as error:  # e.g. concatenated channels that GroupNorm cannot split
         raise CheckpointError(f"{source}: cannot build the U-Net twin: {error}") from error
 
@@ -236,10 +240,11 @@ def build_mlp(fields: dict, source: str = "<config>") -> MLPVelocity:
         raise CheckpointError(f"{source}: timeEmbedding must be 'raw' or {{\"sinusoidal\": even n >= 2}}, got {te!r}")
     if isinstance(c["numClasses"], bool) or not isinstance(c["numClasses"], int) or c["numClasses"] < 0:
         raise CheckpointError(f"{source}: numClasses must be an integer >= 0, got {c['numClasses']!r}")
-    if not isinstance(c["secondTime"], bool):
-        raise CheckpointError(f"{source}: secondTime must be true or false, got {c['secondTime']!r}")
+    for flag in ("secondTime", "guidanceInput"):
+        if not isinstance(c[flag], bool):
+            raise CheckpointError(f"{source}: {flag} must be true or false, got {c[flag]!r}")
     return MLPVelocity(c["dim"], hidden=c["hidden"], depth=c["depth"], activation=c["activation"], sinusoidal_time=sinusoidal,
-                       num_classes=c["numClasses"], second_time=c["secondTime"])
+                       num_classes=c["numClasses"], second_time=c["secondTime"], guidance_input=c["guidanceInput"])
 
 
 def build_twin(kind: str, fields: dict, source: str = "<config>") -> nn.Module:
@@ -366,20 +371,21 @@ def load_checkpoint(path: str, weights: str = "auto") -> LoadedTwin:
     return LoadedTwin(model=twin.eval(), kind=kind, fields=fields, weights=chosen, step=int(metadata.get("step", 0)))
 
 
-def velocity(loaded: LoadedTwin, x, t, labels=None, r=None):
+def velocity(loaded: LoadedTwin, x, t, labels=None, r=None, guidance=None):
     """The twin's velocity in flowmatch's layouts: x NHWC [B, H, W, C] for the U-Net (NCHW inside), [B, dim] for
-    the MLP; t and r [B]; labels integer [B]."""
+    the MLP; t, r and guidance [B]; labels integer [B]."""
     x = x.to(torch.float32)
     t = t.to(torch.float32).reshape(-1)
     r = None if r is None else r.to(torch.float32).reshape(-1)
+    guidance = None if guidance is None else guidance.to(torch.float32).reshape(-1)
     labels = None if labels is None else labels.reshape(-1).long()
     with torch.inference_mode():
         if loaded.kind == "unet":
             if x.dim() != 4:
                 raise ValueError(f"x must be NHWC [B, H, W, C] for a U-Net, got shape {list(x.shape)}")
-            v = loaded.model(x.permute(0, 3, 1, 2), t, labels, r)
+            v = loaded.model(x.permute(0, 3, 1, 2), t, labels, r, guidance)
             return v.permute(0, 2, 3, 1).contiguous()
-        return loaded.model(x, t, labels, r)
+        return loaded.model(x, t, labels, r, guidance)
 
 
 def use_symmetric_padding(model: nn.Module) -> None:
@@ -390,13 +396,13 @@ def use_symmetric_padding(model: nn.Module) -> None:
             module.padding_rule = "symmetric"
 
 
-INPUT_NAMES = {"x", "t", "labels", "r"}
+INPUT_NAMES = {"x", "t", "labels", "r", "guidance"}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a flowmatch checkpoint (.safetensors)")
-    p.add_argument("--inputs", required=True, help="safetensors with x, t [, labels, r]")
+    p.add_argument("--inputs", required=True, help="safetensors with x, t [, labels, r, guidance]")
     p.add_argument("--out", required=True, help="where to write v (safetensors)")
     p.add_argument("--weights", choices=["auto", "ema", "model"], default="auto", help="auto: EMA when present (default)")
     p.add_argument("--symmetric-padding", action="store_true", help="diagnostic: pad convolutions as PyTorch's padding=k//2 instead of tfjs's 'same'")
@@ -406,11 +412,11 @@ def main(argv=None) -> int:
         inputs, _ = read_safetensors(args.inputs)
         unknown = sorted(set(inputs) - INPUT_NAMES)
         if unknown or "x" not in inputs or "t" not in inputs:
-            raise CheckpointError(f"{args.inputs}: needs x and t, optionally labels and r; "
+            raise CheckpointError(f"{args.inputs}: needs x and t, optionally labels, r and guidance; "
                                   f"{'got unknown ' + ', '.join(unknown) if unknown else 'x or t is missing'}")
         if args.symmetric_padding:
             use_symmetric_padding(loaded.model)
-        v = velocity(loaded, inputs["x"], inputs["t"], inputs.get("labels"), inputs.get("r"))
+        v = velocity(loaded, inputs["x"], inputs["t"], inputs.get("labels"), inputs.get("r"), inputs.get("guidance"))
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -49,21 +49,23 @@ class SinusoidalFeatures(nn.Module):
 
 
 class MLPVelocity(nn.Module):
-    """The twin of flowmatch's MLPVelocity: [x, features(t) [, features(r)]] → depth × (Linear → act) → Linear,
-    with a learned per-class vector (numClasses + 1 rows, the last the null class) added before the first
-    activation when labels are given. Features are raw t ([B, 1]) or sinusoidal ones.
-    forward(x [B, dim], t [B], labels [B] int or None, r [B] or None) → velocity [B, dim]."""
+    """The twin of flowmatch's MLPVelocity: [x, features(t) [, features(r)] [, guidance]] → depth × (Linear → act)
+    → Linear, with a learned per-class vector (numClasses + 1 rows, the last the null class) added before the first
+    activation when labels are given. Features are raw t ([B, 1]) or sinusoidal ones; the guidance scale (with
+    guidance_input) is one raw column.
+    forward(x [B, dim], t [B], labels [B] int or None, r [B] or None, guidance [B] or None) → velocity [B, dim]."""
 
     def __init__(self, dim: int, hidden: int = 128, depth: int = 4, activation: str = "silu", sinusoidal_time: int = 0,
-                 num_classes: int = 0, second_time: bool = False):
+                 num_classes: int = 0, second_time: bool = False, guidance_input: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; the twin has {', '.join(ACTIVATIONS)}")
         self.dim, self.depth, self.num_classes, self.second_time = dim, depth, num_classes, second_time
+        self.guidance_input = guidance_input
         self.act = ACTIVATIONS[activation]
         self.time = SinusoidalFeatures(sinusoidal_time) if sinusoidal_time else None
         time_dims = sinusoidal_time or 1
-        width = dim + time_dims * (2 if second_time else 1)
+        width = dim + time_dims * (2 if second_time else 1) + (1 if guidance_input else 0)
         for i in range(depth):
             self.add_module(f"layer{i}", nn.Linear(width, hidden))
             width = hidden
@@ -73,7 +75,7 @@ class MLPVelocity(nn.Module):
     def features(self, s):
         return s[:, None] if self.time is None else self.time(s)
 
-    def forward(self, x, t, labels=None, r=None):
+    def forward(self, x, t, labels=None, r=None, guidance=None):
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(f"MLPVelocity expected x of shape [B, {self.dim}], got {list(x.shape)}")
         parts = [x, self.features(t)]
@@ -81,6 +83,10 @@ class MLPVelocity(nn.Module):
             if r is None:
                 raise ValueError("this MLP was built with second_time: pass r of shape [B]")
             parts.append(self.features(r))
+        if self.guidance_input:
+            if guidance is None:
+                raise ValueError("this MLP was built with guidance_input: pass guidance (the guidance scale) of shape [B]")
+            parts.append(guidance[:, None])
         h = torch.cat(parts, dim=1)
         for i in range(self.depth):
             h = getattr(self, f"layer{i}")(h)

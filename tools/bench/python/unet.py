@@ -8,8 +8,8 @@ in plain torch.nn (NCHW, PyTorch's native layout and default init), and the U-Ne
                guidance (both branches in one doubled batch), under torch.inference_mode().
 
 Architecture (DDPM-style; the TypeScript side's UNetVelocity with the same config):
-  time: sinusoid(timeScale·t, base dims) → Linear → SiLU → Linear (width 4·base) [+ the same on t − r or r]
-  [+ class embedding (classes + null)]; in 3×3 conv; per level: blocks × ResBlock [+ attention], stride-2 3×3
+  time: sinusoid(timeScale·t, base dims) → Linear → SiLU → Linear (width 4·base) [+ the same on r − t or r]
+  [+ the same on the guidance scale ω with scale 10] [+ class embedding (classes + null)]; in 3×3 conv; per level: blocks × ResBlock [+ attention], stride-2 3×3
   conv between levels; middle ResBlock, [attention], ResBlock; up: (blocks + 1) × ResBlock on concat(h, skip)
   [+ attention], nearest 2× + 3×3 conv; out GroupNorm → SiLU → 3×3 conv. ResBlock: GN → SiLU → conv3
   (+ Linear(SiLU(emb))) → GN → SiLU → dropout → conv3, 1×1 skip when channels change. Attention: GN, 1×1 qkv,
@@ -154,11 +154,13 @@ class Upsample(nn.Module):
 
 class UNetVelocity(nn.Module):
     """The twin of flowmatch's UNetVelocity; arguments are its config fields (snake_case) with its defaults.
-    forward(x [B, C, H, W] NCHW, t [B], labels [B] int or None, r [B] or None) → velocity [B, C, H, W]."""
+    forward(x [B, C, H, W] NCHW, t [B], labels [B] int or None, r [B] or None, guidance [B] or None)
+    → velocity [B, C, H, W]."""
 
     def __init__(self, image_size=None, channels=1, base_channels=32, channel_mults=(1, 2, 2), blocks_per_level=2,
                  attention_levels=None, mid_attention=True, attention_heads=1, groups=8, dropout=0.0,
-                 num_classes=0, second_time=False, second_time_input="interval", time_scale=1000.0):
+                 num_classes=0, second_time=False, second_time_input="interval", guidance_input=False,
+                 time_scale=1000.0):
         super().__init__()
         if second_time_input not in ("interval", "r"):
             raise ValueError(f"second_time_input must be 'interval' or 'r', got {second_time_input!r}")
@@ -170,6 +172,8 @@ class UNetVelocity(nn.Module):
         self.second_time_input = second_time_input
         self.timeEmbed = ScalarEmbedding(base, emb, time_scale)
         self.secondTimeEmbed = ScalarEmbedding(base, emb, time_scale) if second_time else None
+        # The guidance scale ω spans a few units, not [0, 1]: flowmatch embeds it with frequencies up to 10.
+        self.guidanceEmbed = ScalarEmbedding(base, emb, 10.0) if guidance_input else None
         # One row per class plus the null class (index num_classes).
         self.classEmbedding = nn.Embedding(num_classes + 1, emb) if num_classes > 0 else None
         self.inConv = SameConv2d(channels, base, 3)
@@ -209,12 +213,17 @@ class UNetVelocity(nn.Module):
         self.outNorm = nn.GroupNorm(groups, ch)
         self.outConv = SameConv2d(ch, channels, 3)
 
-    def embed(self, t, labels=None, r=None):
+    def embed(self, t, labels=None, r=None, guidance=None):
         emb = self.timeEmbed(t)
         if self.secondTimeEmbed is not None:
             if r is None:
                 raise ValueError("this U-Net was built with second_time: pass r of shape [B]")
-            emb = emb + self.secondTimeEmbed(t - r if self.second_time_input == "interval" else r)
+            # 'interval': r − t, the length of the jump (r ≥ t in flowmatch's time).
+            emb = emb + self.secondTimeEmbed(r - t if self.second_time_input == "interval" else r)
+        if self.guidanceEmbed is not None:
+            if guidance is None:
+                raise ValueError("this U-Net was built with guidance_input: pass guidance (the guidance scale) of shape [B]")
+            emb = emb + self.guidanceEmbed(guidance)
         if self.classEmbedding is not None:
             k = self.num_classes
             if labels is None:  # no labels on a conditional model: the null class for the whole batch
@@ -225,10 +234,10 @@ class UNetVelocity(nn.Module):
             emb = emb + self.classEmbedding(torch.where(valid, labels, 0)) * valid[:, None]
         return emb
 
-    def forward(self, x, t, labels=None, r=None):
+    def forward(self, x, t, labels=None, r=None, guidance=None):
         if self.image_size is not None and (x.dim() != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size)):
             raise ValueError(f"UNetVelocity expected x of shape [B, {self.channels}, {self.image_size}, {self.image_size}] (NCHW), got {list(x.shape)}")
-        emb = self.embed(t, labels, r)
+        emb = self.embed(t, labels, r, guidance)
         h = self.inConv(x)
         hs = [h]
         for kind, name, attn in self.down_steps:
@@ -247,10 +256,11 @@ class UNetVelocity(nn.Module):
         return self.outConv(F.silu(self.outNorm(h)))
 
 
-def build(args) -> UNetVelocity:
+def build(args, **overrides) -> UNetVelocity:
+    """The twin from the architecture flags (add_architecture_flags); `overrides` sets further fields (second_time)."""
     return UNetVelocity(image_size=args.size, channels=args.channels, base_channels=args.base, channel_mults=args.mults,
                         blocks_per_level=args.blocks, attention_levels=args.attention_levels,
-                        mid_attention=not args.no_mid_attention, num_classes=args.classes)
+                        mid_attention=not args.no_mid_attention, num_classes=args.classes, **overrides)
 
 
 def bench_train(args):
@@ -308,8 +318,8 @@ def bench_sample(args):
     return {"unit": "images/s", "value": n * iterations / seconds, "iterations": iterations, "seconds": seconds}
 
 
-def main(argv=None):
-    p = parser(__doc__, ["unet-train", "unet-sample"])
+def add_architecture_flags(p) -> None:
+    """The U-Net's architecture flags (the TypeScript side's pythonArchitecture), shared with meanflow.py."""
     p.add_argument("--size", type=int, default=28)
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--classes", type=int, default=10)
@@ -318,6 +328,11 @@ def main(argv=None):
     p.add_argument("--blocks", type=int, default=1)
     p.add_argument("--attention-levels", type=int, nargs="*", default=[])
     p.add_argument("--no-mid-attention", action="store_true")
+
+
+def main(argv=None):
+    p = parser(__doc__, ["unet-train", "unet-sample"])
+    add_architecture_flags(p)
     p.add_argument("--batch", type=int, default=32, help="unet-train batch")
     p.add_argument("--images", type=int, default=50, help="unet-sample images per call")
     p.add_argument("--steps", type=int, default=10, help="unet-sample midpoint steps (2 evaluations each)")

@@ -48,6 +48,7 @@ interface Inputs {
   t: tf.Tensor1D;
   labels?: tf.Tensor1D;
   r?: tf.Tensor1D;
+  guidance?: tf.Tensor1D;
 }
 
 function runLoader(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -84,8 +85,9 @@ async function prepare(
   const tensors: Record<string, tf.Tensor> = { x: inputs.x, t: inputs.t };
   if (inputs.labels) tensors.labels = inputs.labels;
   if (inputs.r) tensors.r = inputs.r;
+  if (inputs.guidance) tensors.guidance = inputs.guidance;
   await writeSafetensorsFile(inputFile, tensors);
-  const v = tf.tidy(() => model.forward(inputs.x, inputs.t, { labels: inputs.labels, r: inputs.r }));
+  const v = tf.tidy(() => model.forward(inputs.x, inputs.t, { labels: inputs.labels, r: inputs.r, guidance: inputs.guidance }));
   const ours = v.dataSync() as Float32Array;
   v.dispose();
   return { checkpoint, inputFile, ours, shape: inputs.x.shape };
@@ -117,6 +119,8 @@ function imageInputs(rng: Rng, batch: number, config: UNetVelocityConfig, labels
     x: tf.tensor4d(rng.normalArray(batch * s * s * c), [batch, s, s, c]),
     t: tf.tensor1d(rng.uniformArray(batch)),
     r: config.secondTime ? tf.tensor1d(rng.uniformArray(batch)) : undefined,
+    // Guidance scales as MeanFlow draws them (a few units), so the scale-10 features are exercised.
+    guidance: config.guidanceInput ? tf.tensor1d(rng.uniformArray(batch, 1, 8)) : undefined,
     labels: labels ? tf.tensor1d(labels, 'int32') : undefined,
   };
 }
@@ -128,13 +132,13 @@ afterAll(() => {
 
 describe.skipIf(!hasTorch)('PyTorch twins loaded from flowmatch checkpoints', () => {
   // 8×8: the stride-2 convolution pads (0, 1) in tfjs; 2 levels, attention with 2 heads everywhere, classes
-  // (including the null class) and the second time as t − r.
+  // (including the null class) and the second time as r − t.
   const unetConfig: UNetVelocityConfig = {
     imageSize: 8, channels: 2, baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attentionLevels: [0, 1], attentionHeads: 2,
     groups: 4, numClasses: 3, secondTime: true, secondTimeInput: 'interval', timeScale: 50, seed: 1,
   };
 
-  it('U-Net, 8×8, classes, 2-head attention, t − r: agrees with UNetVelocity; the old symmetric padding does not', async () => {
+  it('U-Net, 8×8, classes, 2-head attention, r − t: agrees with UNetVelocity; the old symmetric padding does not', async () => {
     const model = new UNetVelocity(unetConfig).eval();
     perturb(model, new Rng(11));
     const inputs = imageInputs(new Rng(12), 4, unetConfig, [0, 1, 2, 3]);
@@ -204,6 +208,42 @@ describe.skipIf(!hasTorch)('PyTorch twins loaded from flowmatch checkpoints', ()
     // The layout 2D checkpoints had before config.model: the config as given (defaults not filled in) as meta.model.
     const { error } = await runTwin(await prepare('mlp-elu', 'mlp', model, inputs, { config: { meta: { kind: '2d', model: config } } }), 'mlp-elu');
     measured['MLP (ELU, raw t)'] = error;
+    expect(error).toBeLessThan(TOLERANCE);
+    model.dispose();
+    tf.dispose(Object.values(inputs));
+  });
+
+  it('U-Net, 8×8, MeanFlow-style: second time r − t, guidance scale as an input, classes: agrees with extras {r, guidance}', async () => {
+    const config: UNetVelocityConfig = {
+      imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attentionLevels: [], groups: 4,
+      numClasses: 2, secondTime: true, secondTimeInput: 'interval', guidanceInput: true, timeScale: 50, seed: 5,
+    };
+    const model = new UNetVelocity(config).eval();
+    perturb(model, new Rng(51));
+    const inputs = imageInputs(new Rng(52), 3, config, [0, 1, 2]);
+    const { error, printed } = await runTwin(await prepare('unet-guidance', 'unet', model, inputs), 'unet-guidance');
+    expect(printed).toMatchObject({ kind: 'unet', parameters: model.parameterCount() });
+    measured['U-Net 8×8 (r − t, guidance input)'] = error;
+    expect(error).toBeLessThan(TOLERANCE);
+    model.dispose();
+    tf.dispose(Object.values(inputs));
+  });
+
+  it('MLP with a second time and the guidance scale as an input (x, t, r, ω columns): agrees', async () => {
+    const config: MLPVelocityConfig = { dim: 2, hidden: 16, depth: 2, activation: 'silu', secondTime: true, guidanceInput: true, seed: 6 };
+    const model = new MLPVelocity(config).eval();
+    perturb(model, new Rng(61));
+    const rng = new Rng(62);
+    const batch = 8;
+    const inputs: Inputs = {
+      x: tf.tensor2d(rng.normalArray(batch * 2), [batch, 2]),
+      t: tf.tensor1d(rng.uniformArray(batch)),
+      r: tf.tensor1d(rng.uniformArray(batch)),
+      guidance: tf.tensor1d(rng.uniformArray(batch, 1, 8)),
+    };
+    const { error, printed } = await runTwin(await prepare('mlp-guidance', 'mlp', model, inputs), 'mlp-guidance');
+    expect(printed).toMatchObject({ kind: 'mlp', parameters: model.parameterCount() });
+    measured['MLP (second time, guidance input)'] = error;
     expect(error).toBeLessThan(TOLERANCE);
     model.dispose();
     tf.dispose(Object.values(inputs));
