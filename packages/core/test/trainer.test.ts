@@ -182,3 +182,31 @@ describe('Trainer', () => {
     expect(() => cfmLoss(p, tf.zeros([4, 3]))).toThrow(/prediction has shape \[4,2\] but the target has shape \[4,3\]/);
   });
 });
+
+describe('a staged loss', () => {
+  it('prepare runs outside the tape: what it returns carries no gradient, and it is disposed after the step', () => {
+    const model = new MLPVelocity({ dim: 2, hidden: 8, depth: 1, seed: 3 });
+    const bias = model.namedParameters().find(([n]) => n === 'out.bias')![1];
+    bias.assign(tf.tensor1d([0.5, -2]));
+    let prepared: tf.Tensor | undefined;
+    // loss = Σ bias · stop(bias²): its gradient is bias² (the prepared factor), where on the tape it would be 3·bias².
+    const trainer = new Trainer(
+      model,
+      {
+        prepare: () => ({ factor: (prepared = tf.square(bias)) }),
+        loss: (_ctx, { factor }: { factor: tf.Tensor }) => tf.sum(tf.mul(bias, factor)) as tf.Scalar,
+      },
+      { steps: 3, optimizer: { name: 'adam', lr: 1e-3 }, progress: false },
+    );
+    const { gradNorm, loss } = trainer.trainStep();
+    expect(loss).toBeCloseTo(0.5 ** 3 - 8, 5);
+    expect(gradNorm).toBeCloseTo(Math.hypot(0.25, 4), 4);
+    expect(prepared!.isDisposed).toBe(true);
+    const before = tf.memory().numTensors;
+    trainer.trainStep();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => new Trainer(model, { prepare: () => ({}) } as never, { steps: 1, optimizer: { lr: 1 } })).toThrow(/prepare\(ctx\), loss\(ctx, prepared\)/);
+    trainer.dispose();
+    model.dispose();
+  });
+});
