@@ -82,6 +82,14 @@ Usage:
         --power P         adaptive loss weight 1/(L + c)^P (default ${dm.weighting.power}; 0.5 is the robust middle)
         --jvp exact|fd    exact JVP (two reverse passes, default) or central differences (--fd-eps, default 1e-3)
         --batch N (${dm.batchSize}) --lr X (${dm.lr}) --seconds S (${dm.seconds}) --max-steps N (${dm.maxSteps}) --seed N
+        --samples N       samples per row of the comparison (default ${dmEval.samples})
+      --dataset mnist: a class-conditional U-Net (flowmatch image's recipe first, ${meanFlowImageDefaults.flowMatchingSeconds} s, unless --init), then
+      MeanFlow with training-time guidance (${meanFlowImageDefaults.seconds} s); grids and class agreement / Fréchet distance of the evaluation
+      classifier for MeanFlow at ${meanFlowImageEvaluationDefaults.meanFlowNfe.join(', ')} NFE and flow matching at ${meanFlowImageEvaluationDefaults.flowMatching.map((r) => `${r.nfe}`).join(', ')} NFE.
+        --omega W --kappa K   guidance mix ṽ = ω·v + κ·u(c) + (1 − ω − κ)·u(∅) (default ${meanFlowImageDefaults.guidance.omega}, ${meanFlowImageDefaults.guidance.kappa}; effective scale ω/(1 − κ))
+        --cfg-window A,B  the t-range where guidance applies (default ${meanFlowImageDefaults.guidance.window.join(',')})
+        --scale-input A,B the guidance scale as a model input, drawn in [A, B]: one model samples any scale in one step
+        --eval-per-class N  samples per class per row (default ${meanFlowImageEvaluationDefaults.evalPerClass})
 
   flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe N] [--n N] [--out samples.npy]
       Sample from any checkpoint a flowmatch trainer wrote (the model kind and config are inside it).
@@ -267,10 +275,14 @@ async function runMeanFlow(args: string[], log: (l: string) => void): Promise<vo
       'cfg-window': { type: 'string' },
       'scale-input': { type: 'string' },
       'eval-per-class': { type: 'string' },
+      samples: { type: 'string' },
     },
   });
   await loadPlugins(values.plugin, log);
-  if (values.dataset === 'mnist') return runMeanFlowMnist(values, log);
+  if (values.dataset === 'mnist') {
+    if (values.samples !== undefined) throw new UsageError('--samples applies to the 2D data sets (MNIST: --eval-per-class)');
+    return runMeanFlowMnist(values, log);
+  }
   const guidanceOnly = (['omega', 'kappa', 'cfg-window', 'scale-input', 'eval-per-class'] as const).filter((k) => values[k] !== undefined);
   if (guidanceOnly.length) throw new UsageError(`${guidanceOnly.map((k) => `--${k}`).join(', ')} appl${guidanceOnly.length === 1 ? 'ies' : 'y'} to --dataset mnist (the 2D sets have no classes)`);
   const outDir = values.out ?? 'out/meanflow';
@@ -302,8 +314,9 @@ async function runMeanFlow(args: string[], log: (l: string) => void): Promise<vo
   });
   try {
     const dataset = (run.meta as { dataset: Toy2dDataset }).dataset;
-    log(`scoring ${dmEval.samples} samples per row against as many fresh points…`);
-    const { rows, meanFlow, flowMatchingDraws } = evaluateMeanFlowToy2d(run.model, run.flowMatching, { dataset, seed: seed + 1 });
+    const samples = num('samples', values.samples, dmEval.samples, { integer: true, min: 100 });
+    log(`scoring ${samples} samples per row against as many fresh points…`);
+    const { rows, meanFlow, flowMatchingDraws } = evaluateMeanFlowToy2d(run.model, run.flowMatching, { dataset, seed: seed + 1, samples });
     printComparison(rows, log);
     const png = join(outDir, 'samples.png');
     const fmAt = (nfe: number) => flowMatchingDraws.get(`euler-${nfe}`);
@@ -459,8 +472,8 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
     const shape = getModelKind(loaded.spec.kind).sampleShape(loaded.spec.config);
     const size = shape.reduce((a, b) => a * b, 1);
     const x0 = tf.tensor(new Rng(seed).normalArray(n * size), [n, ...shape]);
-    const method = solver ?? SAMPLE_DEFAULTS.other.method;
-    const result = sample({ model: loaded.model, x0, method, nfe: num('nfe', values.nfe, SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
+    const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.other.method);
+    const result = sample({ model: loaded.model, x0, method, nfe: num('nfe', values.nfe, meanFlow ? 1 : SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
     await writeFileAtomic(`${base}.npy`, encodeNpy(result.x.dataSync() as Float32Array, [n, ...shape]));
     log(`sampled ${n} × [${shape}] from a '${loaded.spec.kind}' model with ${method} (${result.nfe} NFE) in ${((performance.now() - started) / 1000).toFixed(2)}s → ${base}.npy`);
     tf.dispose([x0, result.x]);

@@ -97,21 +97,27 @@ export async function runMeanFlowImage(o: MeanFlowImageRunOptions): Promise<{ ro
     const perClass = o.evalPerClass;
     const labels = new Int32Array(perClass * numClasses).map((_, i) => Math.floor(i / perClass));
     const guidance = scale ?? (o.scaleInput!.min + o.scaleInput!.max) / 2;
-    const score = async (who: ImageComparisonRow['model'], m: UNetVelocity, method: string, nfe: number) => {
+    const score = async (who: ImageComparisonRow['model'], m: UNetVelocity, method: string, nfe: number, weight = guidance) => {
       const started = performance.now();
       // A MeanFlow model with a fixed scale learnt the guided field: it samples unguided (one branch), at w = 1.
-      const images = sampleImages(m, { labels, guidance: who === 'meanflow' && !o.scaleInput ? 1 : guidance, method, nfe, seed: o.seed + 1, batchSize: 50 });
+      const images = sampleImages(m, { labels, guidance: who === 'meanflow' && !o.scaleInput ? 1 : weight, method, nfe, seed: o.seed + 1, batchSize: 50 });
       const seconds = (performance.now() - started) / 1000;
       const q = await evaluateDigits(classifier, images.data, labels);
-      const grid = join(o.outDir, `samples-${who === 'meanflow' ? 'meanflow' : 'flow-matching'}-${nfe}nfe.png`);
+      const grid = join(o.outDir, `samples-${who === 'meanflow' ? 'meanflow' : 'flow-matching'}-${nfe}nfe${weight !== guidance ? `-w${weight}` : ''}.png`);
       const byClass = Array.from({ length: numClasses }, (_, k) => ({ data: images.data.subarray(k * perClass * h * w * c, (k * perClass + Math.min(8, perClass)) * h * w * c), shape: [Math.min(8, perClass), h, w, c] as [number, number, number, number] }));
       await saveClassGrid(grid, byClass, { classNames: meta.dataset.classNames, scale: 2 });
-      const row: ImageComparisonRow = { model: who, method, nfe: images.nfe, guidance, classAgreement: q.classAgreement, frechet: q.frechet, seconds, grid };
-      o.log(`${who.padEnd(14)} ${method.padEnd(9)} ${String(images.nfe).padStart(3)} NFE  w=${guidance}  class agreement ${(q.classAgreement * 100).toFixed(1)}%  Fréchet ${q.frechet.toFixed(2)}  ${seconds.toFixed(1)}s  ${grid}`);
+      const row: ImageComparisonRow = { model: who, method, nfe: images.nfe, guidance: weight, classAgreement: q.classAgreement, frechet: q.frechet, seconds, grid };
+      o.log(`${who.padEnd(14)} ${method.padEnd(9)} ${String(images.nfe).padStart(3)} NFE  w=${weight}  class agreement ${(q.classAgreement * 100).toFixed(1)}%  Fréchet ${q.frechet.toFixed(2)}  ${seconds.toFixed(1)}s  ${grid}`);
       rows.push(row);
     };
     try {
       for (const nfe of meanFlowImageEvaluationDefaults.meanFlowNfe) await score('meanflow', model, 'meanflow', nfe);
+      if (o.scaleInput) {
+        // One model, any scale in its range, one jump: class agreement and Fréchet distance against the scale.
+        const { min, max } = o.scaleInput;
+        const scales = [...new Set([0, 0.25, 0.5, 0.75, 1].map((f) => Number((min + f * (max - min)).toFixed(3))))].filter((value) => value !== guidance);
+        for (const value of scales) await score('meanflow', model, 'meanflow', 1, value);
+      }
       for (const { method, nfe } of meanFlowImageEvaluationDefaults.flowMatching) await score('flow matching', flowMatching, method, nfe);
     } finally {
       classifier.dispose();

@@ -22,7 +22,7 @@ describe('flowmatch CLI', () => {
   it('prints help listing every command, the registered solvers and the plugin flag', () => {
     const { status, stdout } = flowmatch('--help');
     expect(status).toBe(0);
-    for (const text of ['flowmatch 2d', 'flowmatch image', 'flowmatch sample', '--plugin PKG', 'euler | midpoint | heun | rk4 | dopri5']) expect(stdout).toContain(text);
+    for (const text of ['flowmatch 2d', 'flowmatch image', 'flowmatch meanflow', 'flowmatch sample', '--plugin PKG', 'euler | midpoint | heun | rk4 | dopri5']) expect(stdout).toContain(text);
     expect(flowmatch('sample', '--help').stdout).toBe(stdout);
   });
 
@@ -51,6 +51,24 @@ describe('flowmatch CLI', () => {
     expect(cfg.status).toBe(2);
     expect(cfg.stderr).toMatch(/--cfg applies to class-conditional image checkpoints; .*model\.safetensors holds a 'mlp' model \(2d\)/);
   }, 120_000);
+
+  it('meanflow → sample: flow matching first, MeanFlow from it, the comparison, and sample takes one jump', () => {
+    const out = join(dir, 'meanflow');
+    const r = flowmatch('meanflow', '--fm-seconds', '3', '--seconds', '0', '--max-steps', '300', '--curriculum', '100', '--samples', '1000', '--out', out, '--no-progress');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/flow matching first \(3s\), then MeanFlow from it/);
+    expect(r.stdout).toMatch(/7 weights copied, 1 widened for r/);
+    for (const file of ['model.safetensors', 'flow-matching.safetensors', 'samples.png', 'metrics.json']) expect(existsSync(join(out, file)), file).toBe(true);
+    const { comparison } = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { comparison: Array<{ model: string; method: string; nfe: number; swd: number }> };
+    expect(comparison.map((row) => `${row.model} ${row.method} ${row.nfe}`)).toEqual(['meanflow meanflow 1', 'meanflow meanflow 2', 'flow matching euler 1', 'flow matching euler 2', 'flow matching midpoint 100']);
+    // Even 300 steps from a 3-second flow matching model make one jump far better than one Euler step.
+    expect(comparison[0].swd).toBeLessThan(comparison[2].swd / 2);
+    const s = flowmatch('sample', '--checkpoint', join(out, 'model.safetensors'), '--n', '200', '--out', join(out, 'one.npy'));
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/sampled 200 points with meanflow \(1 NFE\)/);
+    const two = flowmatch('sample', '--checkpoint', join(out, 'model.safetensors'), '--n', '200', '--nfe', '2', '--out', join(out, 'two.npy'));
+    expect(two.stdout).toMatch(/with meanflow \(2 NFE\)/);
+  }, 110_000);
 
   it('--plugin loads a package that adds a path and a solver, and 2d trains on them', () => {
     const out = join(dir, 'plugin');
@@ -92,8 +110,12 @@ describe('flowmatch CLI', () => {
       [['2d', '--path', 'warp'], 2, /--path must be one of .*condot.*; got 'warp'/],
       [['2d', '--batch', '0'], 2, /--batch must be an integer >= 1, got '0'/],
       [['sample', '--checkpoint', join(dir, 'missing.safetensors')], 1, /missing\.safetensors: cannot read file/],
-      [['sample', '--solver', 'rk9', '--checkpoint', 'x'], 2, /--solver must be one of euler, midpoint, heun, rk4, dopri5; got 'rk9'/],
+      [['sample', '--solver', 'rk9', '--checkpoint', 'x'], 2, /--solver must be one of euler, midpoint, heun, rk4, dopri5, meanflow; got 'rk9'/],
       [['fly'], 2, /unknown command 'fly'/],
+      [['meanflow', '--omega', '2'], 2, /--omega applies to --dataset mnist/],
+      [['meanflow', '--share', '1.5'], 2, /--share must be in \[0, 1\], got '1.5'/],
+      [['meanflow', '--jvp', 'forward'], 2, /--jvp must be one of exact, fd; got 'forward'/],
+      [['meanflow', '--dataset', 'mnist', '--cfg-window', '0.8,0.2'], 2, /--cfg-window must be two numbers 'a,b' with a <= b, got '0.8,0.2'/],
       [['2d', '--plugin', './no-such-plugin.js'], 1, /--plugin \.\/no-such-plugin\.js: cannot load it/],
     ];
     for (const [args, status, message] of cases) {

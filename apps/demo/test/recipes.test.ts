@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { tf, trainToy2d, evaluateToy2d, drawToy2d, loadModel, parseToy2dMeta, encodeNpy, encodeCsv, type MLPVelocity } from '@flowmatch/core';
+import { tf, Rng, createModel, trainToy2d, evaluateToy2d, drawToy2d, loadModel, parseToy2dMeta, encodeNpy, encodeCsv, type MLPVelocity } from '@flowmatch/core';
+import { UNetVelocity, sampleImages } from '@flowmatch/image';
+import { meanFlowSpec, warmStart } from '@flowmatch/meanflow';
 import { sample } from '@flowmatch/solvers';
 import { trainImageModel, evaluateImageModel, sampleImageCheckpoint } from '@flowmatch/image/node';
 import { plot2d } from '../src/two-d.js';
@@ -95,4 +97,30 @@ describe('image recipe plumbing (a few steps, not a quality run)', () => {
     ).rejects.toThrow(/--class must be in 0\.\.9/);
     expect(tf.memory().numTensors).toBe(start);
   }, 120_000);
+});
+
+describe('MeanFlow on the U-Net (image and meanflow joined, as `flowmatch meanflow --dataset mnist` does)', () => {
+  it('a warm-started MeanFlow U-Net is the flow matching U-Net for every r and guidance scale, and samples in one jump', () => {
+    const fm = new UNetVelocity({ imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, numClasses: 3, seed: 2 });
+    const mf = createModel(meanFlowSpec(fm.spec(), { guidanceInput: true })) as UNetVelocity;
+    const report = warmStart(mf, fm.stateDict(), 'fm');
+    expect(report.zeroed.sort()).toEqual(['guidanceEmbed.fc2.bias', 'guidanceEmbed.fc2.weight', 'secondTimeEmbed.fc2.bias', 'secondTimeEmbed.fc2.weight']);
+    expect(report.extended).toEqual([]);
+    const rng = new Rng(4);
+    const x = tf.tensor4d(rng.normalArray(4 * 64), [4, 8, 8, 1]);
+    const t = tf.tensor1d([0.1, 0.4, 0.6, 0.9]);
+    const labels = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const v = fm.forward(x, t, { labels });
+    for (const [r, g] of [[[0.2, 0.5, 0.9, 1], [1, 2, 3, 4]], [[1, 1, 1, 1], [0, 0, 7, 7]]]) {
+      const u = mf.forward(x, t, { labels, r: tf.tensor1d(r), guidance: tf.tensor1d(g) });
+      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(u, v))).dataSync()[0])).toBeLessThan(1e-5);
+      u.dispose();
+    }
+    const drawn = sampleImages(mf, { labels: [0, 1, 2], guidance: 2, method: 'meanflow', nfe: 1 });
+    expect(drawn.nfe).toBe(1);
+    expect(drawn.shape).toEqual([3, 8, 8, 1]);
+    tf.dispose([x, t, labels, v]);
+    fm.dispose();
+    mf.dispose();
+  });
 });

@@ -14,6 +14,8 @@ export interface MeanFlowMeta {
   weighting: AdaptiveWeighting;
   guidance?: TrainingGuidance;
   curriculumSteps: number;
+  /** The JVP's x-tangent (objective option `tangent`). */
+  tangent: 'conditional' | 'model';
   /** The flow matching checkpoint it was warm-started from, if any. */
   init?: string;
 }

@@ -18,6 +18,11 @@ export interface MeanFlowObjectiveOptions {
   guidance?: TrainingGuidance;
   /** Warm starts: raise the share of r ≠ t from 0 to times.distinctShare over this many steps (0: none). */
   curriculumSteps?: number;
+  /**
+   * The x-tangent of the JVP: 'conditional' (default, the paper: ṽ, the conditional or guided velocity) or 'model' (the
+   * model's own instantaneous velocity u_θ(x_t, t, t | same conditioning), no gradient).
+   */
+  tangent?: 'conditional' | 'model';
 }
 
 /** What one step's `prepare` hands to its `loss`: the model's inputs and the (already stopped) target. */
@@ -94,7 +99,10 @@ export function meanFlowObjective(options: MeanFlowObjectiveOptions): StagedLoss
         const sliced: ModelExtras = { r: rows(r) as tf.Tensor1D };
         for (const [name, value] of Object.entries(conditioning)) if (value) sliced[name] = rows(value);
         const [xs, ts, vs] = [rows(xt), rows(t) as tf.Tensor1D, rows(vTilde)];
-        const dudt = jvp((x, tt) => u(x, tt as tf.Tensor1D, sliced), [xs, ts], [vs, tf.onesLike(ts)], method, xs.shape);
+        // The JVP's x-tangent: ṽ itself (the paper), or the model's own instantaneous velocity u_θ(x_t, t, t) there,
+        // which has the same mean where the model is right and none of the conditional velocity's variance.
+        const tangent = options.tangent === 'model' ? u(xs, ts, { ...sliced, r: ts }) : vs;
+        const dudt = jvp((x, tt) => u(x, tt as tf.Tensor1D, sliced), [xs, ts], [tangent, tf.onesLike(ts)], method, xs.shape);
         const gap = tf.reshape(tf.sub(sliced.r!, ts), [n - k, ...new Array(xs.rank - 1).fill(1)]);
         const distinct = tf.add(vs, tf.mul(gap, dudt));
         target = k > 0 ? tf.concat([tf.slice(vTilde, 0, k), distinct]) : distinct;

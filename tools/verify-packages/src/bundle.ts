@@ -61,8 +61,9 @@ export async function bundleForBrowser(source: string, options: { resolveDir: st
 
 /** The browser entry verified: the browser-ready halves of core, solvers and image, and the wasm kernels. */
 export const BROWSER_ENTRY = `
-import { tf, resolveBackend, registerBackendExtension, MLPVelocity, Trainer, flowMatchingObjective, createPath, sampleToy2d, loadModel, encodeCheckpoint, slicedWasserstein, Rng } from '@flowmatch/core';
+import { tf, resolveBackend, registerBackendExtension, MLPVelocity, Trainer, flowMatchingObjective, createPath, createModel, sampleToy2d, loadModel, encodeCheckpoint, slicedWasserstein, Rng } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
+import { meanFlowSpec, warmStart, sampleMeanFlow } from '@flowmatch/meanflow';
 import { UNetVelocity, sampleImages } from '@flowmatch/image';
 import { backendExtension } from '@flowmatch/wasm-kernels';
 
@@ -81,6 +82,10 @@ export async function run(backend) {
   const swd = slicedWasserstein(x, sampleToy2d('moons', 500, new Rng(1)));
   const unet = new UNetVelocity({ imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], numClasses: 2 });
   const images = sampleImages(unet, { labels: [0, 1], method: 'euler', nfe: 2 });
-  return { backend: report.name, losses: [trainer.losses[0], trainer.losses[trainer.losses.length - 1]], swd, imageShape: images.shape };
+  // A MeanFlow model (here warm-started, untrained) samples in one jump.
+  const oneStepModel = createModel(meanFlowSpec(loaded.spec));
+  warmStart(oneStepModel, loaded.model.stateDict(), 'in-memory');
+  const oneStep = sampleMeanFlow({ model: oneStepModel, x0, nfe: 1 });
+  return { backend: report.name, losses: [trainer.losses[0], trainer.losses[trainer.losses.length - 1]], swd, imageShape: images.shape, oneStepNfe: oneStep.nfe };
 }
 `;

@@ -37,6 +37,7 @@ export async function trainMeanFlow(o: TrainMeanFlowOptions): Promise<{ model: V
     weighting: o.objective.weighting ?? DEFAULT_WEIGHTING,
     ...(o.objective.guidance ? { guidance: o.objective.guidance } : {}),
     curriculumSteps: o.objective.curriculumSteps ?? 0,
+    tangent: o.objective.tangent ?? 'conditional',
     ...(o.init ? { init: o.init } : {}),
   };
   const meta = { ...o.meta, meanflow };
