@@ -83,7 +83,7 @@ export function meanFlowObjective(options: MeanFlowObjectiveOptions): StagedLoss
           scales[i] = guidance.scaleInput ? guidance.scaleInput.min + (guidance.scaleInput.max - guidance.scaleInput.min) * rng.next() : 0;
         }
         if (guidance.scaleInput) conditioning.guidance = tf.tensor1d(scales);
-        // ω per row: the fixed ω, or the drawn effective scale times (1 − κ); 0 marks rows that keep ṽ = v.
+        // ω per row: the fixed ω, or the drawn effective scale times (1 − κ); NaN marks rows that keep ṽ = v.
         const omega = new Float32Array(n);
         const [from, to] = guidance.window;
         for (let i = 0; i < n; i++) {
