@@ -123,6 +123,14 @@ function num(name: string, value: string | undefined, fallback: number, { intege
   return n;
 }
 
+/** A number of either sign from a flag. */
+function signed(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${value}'`);
+  return n;
+}
+
 function oneOf<T extends string>(name: string, value: string | undefined, fallback: T, allowed: readonly string[]): T {
   if (value === undefined) return fallback;
   if (!allowed.includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got '${value}'`);
@@ -292,8 +300,7 @@ async function runMeanFlow(args: string[], log: (l: string) => void): Promise<vo
   if (share > 1) throw new UsageError(`--share must be in [0, 1], got '${values.share}'`);
   const jvpKind = oneOf('jvp', values.jvp, 'exact', ['exact', 'fd']);
   const jvp: JvpMethod = jvpKind === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', values['fd-eps'], 1e-3, { min: Number.MIN_VALUE }) };
-  const timeMean = values['time-mean'] === undefined ? dm.times.mean : Number(values['time-mean']);
-  if (!Number.isFinite(timeMean)) throw new UsageError(`--time-mean must be a number, got '${values['time-mean']}'`);
+  const timeMean = signed('time-mean', values['time-mean'], dm.times.mean);
   const run = await trainMeanFlowToy2d({
     dataset: oneOf<Toy2dDataset>('dataset', values.dataset, dm.dataset, [...TOY2D_DATASETS, 'mnist']),
     init: values.init,
@@ -366,6 +373,8 @@ async function runMeanFlowMnist(values: Record<string, string | boolean | string
     batchSize: num('batch', v.batch, dmi.batchSize, { integer: true, min: 1 }),
     lr: num('lr', v.lr, dmi.lr),
     distinctShare: share,
+    timeMean: signed('time-mean', v['time-mean'], dmi.times.mean),
+    timeStd: num('time-std', v['time-std'], dmi.times.std, { min: Number.MIN_VALUE }),
     power: num('power', v.power, dmi.weighting.power),
     jvp: jvpKind === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', v['fd-eps'], 1e-3, { min: Number.MIN_VALUE }) },
     omega: num('omega', v.omega, dmi.guidance.omega),

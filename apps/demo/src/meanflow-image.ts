@@ -14,6 +14,8 @@ export interface MeanFlowImageRunOptions {
   batchSize: number;
   lr: number;
   distinctShare: number;
+  timeMean: number;
+  timeStd: number;
   power: number;
   jvp: JvpMethod;
   omega: number;
@@ -61,7 +63,7 @@ export async function runMeanFlowImage(o: MeanFlowImageRunOptions): Promise<{ ro
     const scale = o.scaleInput ? undefined : effectiveGuidance(o.omega, o.kappa);
     o.log(
       `MeanFlow U-Net (${model.parameterCount()} parameters; ${report.copied.length} weights copied, ${report.zeroed.length} zeroed, ${report.fresh.length} new): ` +
-        `batch ${o.batchSize}, ${Math.round(o.distinctShare * 100)}% r ≠ t, p = ${o.power}, guidance ${scale !== undefined ? `ω = ${o.omega}, κ = ${o.kappa} (effective ${scale})` : `as an input, ${o.scaleInput!.min}..${o.scaleInput!.max}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
+        `batch ${o.batchSize}, ${Math.round(o.distinctShare * 100)}% r ≠ t, times logit-normal(${o.timeMean}, ${o.timeStd}), p = ${o.power}, lr ${o.lr}, guidance ${scale !== undefined ? `ω = ${o.omega}, κ = ${o.kappa} (effective ${scale})` : `as an input, ${o.scaleInput!.min}..${o.scaleInput!.max}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
     );
     const { summary } = await trainMeanFlow({
       model,
@@ -71,7 +73,7 @@ export async function runMeanFlowImage(o: MeanFlowImageRunOptions): Promise<{ ro
           return { x1: b.x, extras: { labels: b.labels! } };
         },
         batchSize: o.batchSize,
-        times: { ...meanFlowImageDefaults.times, distinctShare: o.distinctShare },
+        times: { mean: o.timeMean, std: o.timeStd, distinctShare: o.distinctShare },
         weighting: { power: o.power, epsilon: meanFlowImageDefaults.weighting.epsilon },
         jvp: o.jvp,
         guidance: { numClasses, labelDropout: meanFlowImageDefaults.guidance.labelDropout, omega: o.omega, kappa: o.kappa, window: o.window, scaleInput: o.scaleInput },

@@ -128,12 +128,18 @@ function guidedVelocity(
 ): tf.Tensor {
   const n = omega.length;
   if (!omega.some((w) => Number.isFinite(w))) return v;
-  const both: ModelExtras = { r: tf.concat([t, t]) as tf.Tensor1D, labels: tf.concat([conditioning.labels!, tf.fill([n], g.numClasses, 'int32')]) as tf.Tensor1D };
-  if (conditioning.guidance) both.guidance = tf.concat([conditioning.guidance, conditioning.guidance]) as tf.Tensor1D;
-  const [uc, uu] = tf.split(u(tf.concat([xt, xt]), tf.concat([t, t]) as tf.Tensor1D, both), 2);
+  const nullLabels = tf.fill([n], g.numClasses, 'int32') as tf.Tensor1D;
   const shape = [n, ...new Array(v.rank - 1).fill(1)];
   const w = tf.tensor(omega.map((x) => (Number.isFinite(x) ? x : 1)), shape);
-  const kappa = tf.tensor(omega.map((x) => (Number.isFinite(x) ? g.kappa : 0)), shape);
   // Rows outside the window get ω = 1, κ = 0: ṽ = v exactly.
+  if (g.kappa === 0) {
+    // No conditional branch to mix in: one call on the null labels.
+    const uu = u(xt, t, { r: t, labels: nullLabels, ...(conditioning.guidance ? { guidance: conditioning.guidance } : {}) });
+    return tf.add(tf.mul(w, v), tf.mul(tf.sub(1, w), uu));
+  }
+  const both: ModelExtras = { r: tf.concat([t, t]) as tf.Tensor1D, labels: tf.concat([conditioning.labels!, nullLabels]) as tf.Tensor1D };
+  if (conditioning.guidance) both.guidance = tf.concat([conditioning.guidance, conditioning.guidance]) as tf.Tensor1D;
+  const [uc, uu] = tf.split(u(tf.concat([xt, xt]), tf.concat([t, t]) as tf.Tensor1D, both), 2);
+  const kappa = tf.tensor(omega.map((x) => (Number.isFinite(x) ? g.kappa : 0)), shape);
   return tf.addN([tf.mul(w, v), tf.mul(kappa, uc), tf.mul(tf.sub(tf.sub(1, w), kappa), uu)]);
 }

@@ -31,6 +31,14 @@ describe('training-time guidance', () => {
     tf.dispose([v, expected, ...Object.values(b), ...Object.values(windowed)]);
   });
 
+  it('with κ = 0 it mixes the unconditional branch alone: ṽ = ω·v + (1 − ω)·u(∅)', () => {
+    const b = prepare({ numClasses: 3, labelDropout: 0, omega: 2.5, kappa: 0, window: [0, 1] });
+    const v = velocity(b);
+    const expected = tf.tidy(() => tf.add(tf.mul(v, 2.5), tf.mul(tf.fill(v.shape, 40), -1.5)));
+    expect(maxAbsDiff(b.target, expected)).toBeLessThan(1e-4);
+    tf.dispose([v, expected, ...Object.values(b)]);
+  });
+
   it('dropped labels become the null class and keep ṽ = v', () => {
     const b = prepare({ numClasses: 3, labelDropout: 0.999999, omega: 2, kappa: 0.5, window: [0, 1] });
     expect(Array.from(b.labels.dataSync())).toEqual([3, 3, 3, 3]);
