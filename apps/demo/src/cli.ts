@@ -393,9 +393,10 @@ async function runMeanFlowMnist(values: Record<string, string | boolean | string
 }
 
 function printComparison(rows: MeanFlowComparisonRow[], log: (l: string) => void): void {
-  log('model          solver     NFE   SWD      MMD       seconds');
+  log('model          solver     NFE   SWD      MMD       seconds  times');
   for (const r of rows) {
-    log(`${r.model.padEnd(14)} ${r.method.padEnd(10)} ${String(r.nfe).padStart(3)}   ${r.swd.toFixed(4)}   ${r.mmd.toExponential(2)}  ${r.seconds.toFixed(2)}`);
+    const times = r.times ? `[${r.times.join(', ')}]` : 'uniform';
+    log(`${r.model.padEnd(14)} ${r.method.padEnd(10)} ${String(r.nfe).padStart(3)}   ${r.swd.toFixed(4)}   ${r.mmd.toExponential(2)}  ${r.seconds.toFixed(2).padStart(7)}  ${times}`);
   }
 }
 

@@ -155,6 +155,8 @@ export interface MeanFlowComparisonRow {
   model: 'meanflow' | 'flow matching';
   method: string;
   nfe: number;
+  /** MeanFlow rows on a given grid: the times the jumps land at (uniform when absent). */
+  times?: number[];
   swd: number;
   mmd: number;
   seconds: number;
@@ -164,6 +166,8 @@ export interface MeanFlowComparisonRow {
 export const meanFlowToy2dEvaluationDefaults = {
   samples: 10_000,
   meanFlowNfe: [1, 2],
+  /** Two jumps with a later middle time: the first jump covers more of the path (measured in the README). */
+  meanFlowTimes: [[0, 0.7, 1]],
   flowMatching: [
     { method: 'euler', nfe: 1 },
     { method: 'euler', nfe: 2 },
@@ -178,22 +182,34 @@ export const meanFlowToy2dEvaluationDefaults = {
 export function evaluateMeanFlowToy2d(
   meanFlow: VelocityModel,
   flowMatching: VelocityModel,
-  o: { dataset: Toy2dDataset; samples?: number; seed?: number; meanFlowNfe?: readonly number[]; flowMatching?: ReadonlyArray<{ method: string; nfe: number }> },
+  o: {
+    dataset: Toy2dDataset;
+    samples?: number;
+    seed?: number;
+    meanFlowNfe?: readonly number[];
+    meanFlowTimes?: ReadonlyArray<readonly number[]>;
+    flowMatching?: ReadonlyArray<{ method: string; nfe: number }>;
+  },
 ): { rows: MeanFlowComparisonRow[]; meanFlow: Map<number, Toy2dEvaluation>; flowMatchingDraws: Map<string, Toy2dEvaluation> } {
   const n = o.samples ?? meanFlowToy2dEvaluationDefaults.samples;
   const seed = o.seed ?? 1;
   const rows: MeanFlowComparisonRow[] = [];
   const meanFlowDraws = new Map<number, Toy2dEvaluation>();
   const flowMatchingDraws = new Map<string, Toy2dEvaluation>();
-  const run = (model: VelocityModel, method: string, nfe: number) => {
+  const run = (model: VelocityModel, method: string, nfe: number, times?: readonly number[]) => {
     const start = performance.now();
-    const ev = evaluateToy2d(model, { dataset: o.dataset, sample, method, nfe, n, seed });
+    const onGrid: typeof sample = (request) => sample({ ...request, nfe: undefined, grid: [...times!] });
+    const ev = evaluateToy2d(model, { dataset: o.dataset, sample: times ? onGrid : sample, method, nfe, n, seed });
     return { ev, seconds: (performance.now() - start) / 1000 };
   };
   for (const nfe of o.meanFlowNfe ?? meanFlowToy2dEvaluationDefaults.meanFlowNfe) {
     const { ev, seconds } = run(meanFlow, 'meanflow', nfe);
     meanFlowDraws.set(nfe, ev);
     rows.push({ model: 'meanflow', method: 'meanflow', nfe: ev.quality.nfe, swd: ev.quality.swd, mmd: ev.quality.mmd, seconds });
+  }
+  for (const times of o.meanFlowTimes ?? meanFlowToy2dEvaluationDefaults.meanFlowTimes) {
+    const { ev, seconds } = run(meanFlow, 'meanflow', times.length - 1, times);
+    rows.push({ model: 'meanflow', method: 'meanflow', nfe: ev.quality.nfe, times: [...times], swd: ev.quality.swd, mmd: ev.quality.mmd, seconds });
   }
   for (const { method, nfe } of o.flowMatching ?? meanFlowToy2dEvaluationDefaults.flowMatching) {
     const { ev, seconds } = run(flowMatching, method, nfe);
