@@ -23,7 +23,7 @@ import torch
 
 from common import parser, report, setup, timed
 from mlp2d import MLPVelocity, sample_moons
-from unet import add_architecture_flags, build
+from unet import add_architecture_flags, build, pool_batches
 
 try:
     from torch.func import jvp
@@ -82,14 +82,11 @@ def bench_2d(args, distinct_share: float):
 def bench_unet(args):
     model = build(args, second_time=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    b, c, s, k = args.batch, args.channels, args.size, args.classes
-    pool = torch.rand(1024, c, s, s) * 2 - 1
-    pool_labels = torch.randint(0, k, (1024,))
+    b = args.batch
+    draw = pool_batches(b, args.channels, args.size, args.classes)
 
     def step():
-        idx = torch.randint(0, pool.shape[0], (b,))
-        x1, labels = pool[idx], pool_labels[idx]
-        labels = torch.where(torch.rand(b) < 0.1, torch.full_like(labels, k), labels)
+        x1, labels = draw()
         meanflow_step(model, opt, x1, {"labels": labels}, time_pairs(b, 0.4, 1.0, args.distinct_share))
 
     iterations, seconds = timed(step, args.seconds, args.warmup_seconds)

@@ -263,19 +263,29 @@ def build(args, **overrides) -> UNetVelocity:
                         mid_attention=not args.no_mid_attention, num_classes=args.classes, **overrides)
 
 
+def pool_batches(b, c, s, k):
+    """A pool of 1024 fixed random "images" with labels, as a data set would be; draw() gives a batch of b with 10%
+    of its labels replaced by the null class k (label dropout)."""
+    pool = torch.rand(1024, c, s, s) * 2 - 1
+    pool_labels = torch.randint(0, k, (1024,))
+
+    def draw():
+        idx = torch.randint(0, pool.shape[0], (b,))
+        x1, labels = pool[idx], pool_labels[idx]
+        return x1, torch.where(torch.rand(b) < 0.1, torch.full_like(labels, k), labels)
+
+    return draw
+
+
 def bench_train(args):
     model = build(args)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.0)
     b, c, s, k = args.batch, args.channels, args.size, args.classes
-    # A pool of fixed "images" to draw batches from, as a data set would be.
-    pool = torch.rand(1024, c, s, s) * 2 - 1
-    pool_labels = torch.randint(0, k, (1024,))
+    draw = pool_batches(b, c, s, k)
 
     def step():
-        idx = torch.randint(0, pool.shape[0], (b,))
-        x1, labels = pool[idx], pool_labels[idx]
-        labels = torch.where(torch.rand(b) < 0.1, torch.full_like(labels, k), labels)
+        x1, labels = draw()
         x0 = torch.randn_like(x1)
         t = torch.rand(b)
         tb = t[:, None, None, None]
