@@ -1,10 +1,10 @@
 // `flowmatch meanflow --dataset mnist`: joins @flowmatch/image (data, U-Net, flow matching recipe, evaluation) with
 // @flowmatch/meanflow (objective, warm start, sampling); neither package imports the other.
 import { join } from 'node:path';
-import { createModel, modelSpecOf, resolveBackend, type TrainSummary } from '@flowmatch/core';
+import { resolveBackend, type TrainSummary } from '@flowmatch/core';
 import { sampleImages, loadImageCheckpoint, type UNetVelocity, type ImageModelMeta } from '@flowmatch/image';
 import { trainImageModel, loadImageData, loadOrTrainDigitClassifier, evaluateDigits, saveClassGrid } from '@flowmatch/image/node';
-import { meanFlowSpec, warmStart, trainMeanFlow, effectiveGuidance, meanFlowImageDefaults, meanFlowImageEvaluationDefaults, type JvpMethod } from '@flowmatch/meanflow';
+import { meanFlowModelFrom, trainMeanFlow, effectiveGuidance, meanFlowImageDefaults, meanFlowImageEvaluationDefaults, type JvpMethod } from '@flowmatch/meanflow';
 
 export interface MeanFlowImageRunOptions {
   init?: string;
@@ -57,9 +57,16 @@ export async function runMeanFlowImage(o: MeanFlowImageRunOptions): Promise<{ ro
   }
   const { data } = await loadImageData({ imageSize: meta.dataset.shape[0], channels: meta.dataset.shape[2] as 1 | 3, seed: o.seed, log: o.log });
   const numClasses = meta.dataset.numClasses;
-  const model = createModel(meanFlowSpec(modelSpecOf(flowMatching)!, { guidanceInput: o.scaleInput !== undefined })) as UNetVelocity;
+  let built: ReturnType<typeof meanFlowModelFrom>;
   try {
-    const report = warmStart(model, flowMatching.stateDict(), o.init ?? 'the flow matching U-Net');
+    built = meanFlowModelFrom(flowMatching, o.init ?? 'the flow matching U-Net', { guidanceInput: o.scaleInput !== undefined });
+  } catch (error) {
+    flowMatching.dispose();
+    throw error;
+  }
+  const model = built.model as UNetVelocity;
+  const report = built.report;
+  try {
     const scale = o.scaleInput ? undefined : effectiveGuidance(o.omega, o.kappa);
     o.log(
       `MeanFlow U-Net (${model.parameterCount()} parameters; ${report.copied.length} weights copied, ${report.zeroed.length} zeroed, ${report.fresh.length} new): ` +

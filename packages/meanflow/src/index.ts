@@ -6,7 +6,7 @@ export { adaptiveWeightedLoss, checkWeighting, DEFAULT_WEIGHTING, type AdaptiveW
 export { checkTrainingGuidance, effectiveGuidance, type TrainingGuidance } from './guidance.js';
 export { meanFlowObjective, type MeanFlowObjectiveOptions, type MeanFlowBatch } from './objective.js';
 export { sampleMeanFlow, type SampleMeanFlowOptions } from './sample.js';
-export { meanFlowSpec, warmStart, meanFlowModelFromCheckpoint, type WarmStartReport } from './warm-start.js';
+export { meanFlowSpec, warmStart, meanFlowModelFrom, meanFlowModelFromCheckpoint, type WarmStartReport } from './warm-start.js';
 export { parseMeanFlowMeta, isMeanFlowMeta, type MeanFlowMeta } from './meta.js';
 export { trainMeanFlow, type TrainMeanFlowOptions } from './recipes/train.js';
 export {

@@ -1,4 +1,4 @@
-import { tf, createModel, loadModel, type ModelSpec, type VelocityModule } from '@flowmatch/core';
+import { tf, createModel, loadModel, modelSpecOf, type ModelSpec, type VelocityModule } from '@flowmatch/core';
 
 /** What a MeanFlow model adds to a flow matching model's spec: the second time (and optionally the guidance scale). */
 export function meanFlowSpec(spec: ModelSpec, options: { guidanceInput?: boolean } = {}): ModelSpec {
@@ -53,6 +53,26 @@ export function warmStart(model: VelocityModule, weights: Record<string, tf.Tens
 }
 
 /**
+ * A MeanFlow model built from a flow matching model (its kind and config plus the second time), initialised from it by
+ * `warmStart`. `source` names the flow matching model in errors. The flow matching model stays the caller's.
+ */
+export function meanFlowModelFrom(flowMatching: VelocityModule, source: string, options: { guidanceInput?: boolean } = {}): { model: VelocityModule; spec: ModelSpec; report: WarmStartReport } {
+  const fmSpec = modelSpecOf(flowMatching);
+  if (!fmSpec) throw new Error(`${source}: the flow matching model cannot say how to rebuild it (no spec())`);
+  if ((fmSpec.config as Record<string, unknown>).secondTime) {
+    throw new Error(`${source}: this is already an average-velocity (MeanFlow) model; resume it instead of warm-starting from it`);
+  }
+  const spec = meanFlowSpec(fmSpec, options);
+  const model = createModel(spec, source);
+  try {
+    return { model, spec, report: warmStart(model, flowMatching.stateDict(), source) };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/**
  * Builds a MeanFlow model from a flow matching checkpoint (its EMA weights when it has them): the checkpoint's model
  * kind and config plus the second time, initialised by `warmStart`. Returns the flow matching model too (for side by
  * side comparisons); the caller disposes both.
@@ -62,15 +82,10 @@ export async function meanFlowModelFromCheckpoint(
   options: { guidanceInput?: boolean } = {},
 ): Promise<{ model: VelocityModule; spec: ModelSpec; flowMatching: VelocityModule; flowMatchingMeta: Record<string, unknown>; report: WarmStartReport; name: string }> {
   const loaded = await loadModel(source);
-  const fmConfig = loaded.spec.config as Record<string, unknown>;
-  if (fmConfig.secondTime) throw new Error(`${loaded.name}: this checkpoint is already an average-velocity (MeanFlow) model; resume it instead of warm-starting from it`);
-  const spec = meanFlowSpec(loaded.spec, options);
-  const model = createModel(spec, loaded.name);
   try {
-    const report = warmStart(model, loaded.model.stateDict(), loaded.name);
+    const { model, spec, report } = meanFlowModelFrom(loaded.model, loaded.name, options);
     return { model, spec, flowMatching: loaded.model, flowMatchingMeta: loaded.meta, report, name: loaded.name };
   } catch (error) {
-    model.dispose();
     loaded.model.dispose();
     throw error;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, Rng, MLPVelocity, Trainer, createModel, sampleToy2d, slicedWasserstein, trainToy2d, type ModelExtras } from '@flowmatch/core';
-import { meanFlowObjective, warmStart, meanFlowSpec, sampleMeanFlow, trainMeanFlow, type MeanFlowBatch } from '@flowmatch/meanflow';
+import { meanFlowObjective, warmStart, meanFlowSpec, meanFlowModelFrom, sampleMeanFlow, trainMeanFlow, type MeanFlowBatch } from '@flowmatch/meanflow';
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
@@ -74,6 +74,16 @@ describe('warm start', () => {
     tf.dispose([x, t, a, b, ...Object.values(extras)]);
     fm.dispose();
     mf.dispose();
+  });
+
+  it('builds from a flow matching model, and refuses one that is already a MeanFlow model', () => {
+    const fm = new MLPVelocity({ dim: 2, hidden: 8, depth: 2 });
+    const { model, spec, report } = meanFlowModelFrom(fm, 'fm.safetensors');
+    expect(spec.config).toMatchObject({ secondTime: true, hidden: 8, depth: 2 });
+    expect(report.extended).toEqual(['layer0.weight']);
+    expect(() => meanFlowModelFrom(model, 'mf.safetensors')).toThrow(/mf.safetensors: this is already an average-velocity \(MeanFlow\) model/);
+    fm.dispose();
+    model.dispose();
   });
 
   it('refuses weights of another architecture, naming the weight', () => {

@@ -1,5 +1,4 @@
 import {
-  createModel,
   evaluateToy2d,
   resolveBackend,
   sampleToy2d,
@@ -13,11 +12,10 @@ import {
   type Toy2dMeta,
   type VelocityModel,
   type VelocityModule,
-  modelSpecOf,
   loadModel,
 } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
-import { meanFlowSpec, warmStart, type WarmStartReport } from '../warm-start.js';
+import { meanFlowModelFrom, type WarmStartReport } from '../warm-start.js';
 import { trainMeanFlow } from './train.js';
 import type { TimePairConfig } from '../time-pairs.js';
 import type { JvpMethod } from '../jvp.js';
@@ -109,16 +107,13 @@ export async function trainMeanFlowToy2d(options: Partial<MeanFlowToy2dOptions> 
     flowMatchingSummary = fm.summary;
     taskMeta = fm.meta;
   }
-  const spec = modelSpecOf(flowMatching);
-  if (!spec) throw new Error('trainMeanFlowToy2d: the flow matching model cannot say how to rebuild it (no spec())');
-  const model = createModel(meanFlowSpec(spec));
-  const report = warmStart(model, flowMatching.stateDict(), o.init ?? 'the flow matching model');
-  o.log(
-    `MeanFlow ${spec.kind} (${model.parameterCount()} parameters): ${report.copied.length} weights copied, ${report.extended.length} widened for r` +
-      `; batch ${o.batchSize}, ${Math.round(o.times.distinctShare * 100)}% r ≠ t (curriculum ${o.curriculumSteps} steps), p = ${o.weighting.power}, ` +
-      `JVP ${o.jvp === 'exact' ? 'exact' : `finite difference ε = ${o.jvp.finiteDifference}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
-  );
   try {
+    const { model, spec, report } = meanFlowModelFrom(flowMatching, o.init ?? 'the flow matching model');
+    o.log(
+      `MeanFlow ${spec.kind} (${model.parameterCount()} parameters): ${report.copied.length} weights copied, ${report.extended.length} widened for r` +
+        `; batch ${o.batchSize}, ${Math.round(o.times.distinctShare * 100)}% r ≠ t (curriculum ${o.curriculumSteps} steps), p = ${o.weighting.power}, ` +
+        `JVP ${o.jvp === 'exact' ? 'exact' : `finite difference ε = ${o.jvp.finiteDifference}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
+    );
     const { summary, meta } = await trainMeanFlow({
       model,
       objective: {
