@@ -260,6 +260,18 @@ async function runImage(args: string[], log: (l: string) => void): Promise<void>
   }
 }
 
+/** --share: the share of each batch with r ≠ t, in [0, 1]. */
+function shareFlag(value: string | undefined, fallback: number): number {
+  const share = num('share', value, fallback);
+  if (share > 1) throw new UsageError(`--share must be in [0, 1], got '${value}'`);
+  return share;
+}
+
+/** --jvp exact|fd with --fd-eps: how MeanFlow's target takes its directional derivative. */
+function jvpFlag(kind: string | undefined, eps: string | undefined): JvpMethod {
+  return oneOf('jvp', kind, 'exact', ['exact', 'fd']) === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', eps, 1e-3, { min: Number.MIN_VALUE }) };
+}
+
 async function runMeanFlow(args: string[], log: (l: string) => void): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -297,10 +309,8 @@ async function runMeanFlow(args: string[], log: (l: string) => void): Promise<vo
   const outDir = values.out ?? 'out/meanflow';
   const seed = num('seed', values.seed, dm.seed, { integer: true });
   const progress = !values['no-progress'];
-  const share = num('share', values.share, dm.times.distinctShare);
-  if (share > 1) throw new UsageError(`--share must be in [0, 1], got '${values.share}'`);
-  const jvpKind = oneOf('jvp', values.jvp, 'exact', ['exact', 'fd']);
-  const jvp: JvpMethod = jvpKind === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', values['fd-eps'], 1e-3, { min: Number.MIN_VALUE }) };
+  const share = shareFlag(values.share, dm.times.distinctShare);
+  const jvp = jvpFlag(values.jvp, values['fd-eps']);
   const timeMean = signed('time-mean', values['time-mean'], dm.times.mean);
   const run = await trainMeanFlowToy2d({
     dataset: oneOf<Toy2dDataset>('dataset', values.dataset, dm.dataset, [...TOY2D_DATASETS, 'mnist']),
@@ -358,14 +368,13 @@ async function runMeanFlowMnist(values: Record<string, string | boolean | string
   const v = values as Record<string, string | undefined>;
   const dmi = meanFlowImageDefaults;
   const outDir = v.out ?? 'out/meanflow-mnist';
-  const share = num('share', v.share, dmi.times.distinctShare);
-  if (share > 1) throw new UsageError(`--share must be in [0, 1], got '${v.share}'`);
+  const share = shareFlag(v.share, dmi.times.distinctShare);
   const window = pair('cfg-window', v['cfg-window'], dmi.guidance.window);
   if (window[0] < 0 || window[1] > 1) throw new UsageError(`--cfg-window must lie in [0, 1], got '${v['cfg-window']}'`);
   const kappa = num('kappa', v.kappa, dmi.guidance.kappa);
   if (kappa >= 1) throw new UsageError(`--kappa must be in [0, 1), got '${v.kappa}'`);
   const scaleInput = v['scale-input'] === undefined ? undefined : pair('scale-input', v['scale-input'], [1, 1]);
-  const jvpKind = oneOf('jvp', v.jvp, 'exact', ['exact', 'fd']);
+  const jvp = jvpFlag(v.jvp, v['fd-eps']);
   const { rows, summary, flowMatchingSummary } = await runMeanFlowImage({
     init: v.init,
     flowMatchingSeconds: num('fm-seconds', v['fm-seconds'], dmi.flowMatchingSeconds),
@@ -377,7 +386,7 @@ async function runMeanFlowMnist(values: Record<string, string | boolean | string
     timeMean: signed('time-mean', v['time-mean'], dmi.times.mean),
     timeStd: num('time-std', v['time-std'], dmi.times.std, { min: Number.MIN_VALUE }),
     power: num('power', v.power, dmi.weighting.power),
-    jvp: jvpKind === 'exact' ? 'exact' : { finiteDifference: num('fd-eps', v['fd-eps'], 1e-3, { min: Number.MIN_VALUE }) },
+    jvp,
     omega: num('omega', v.omega, dmi.guidance.omega),
     kappa,
     window,
