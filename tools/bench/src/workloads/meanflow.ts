@@ -1,9 +1,9 @@
-import { tf, MLPVelocity, Rng, Trainer, sampleToy2d, type MLPVelocityConfig } from '@flowmatch/core';
-import { UNetVelocity, dropLabels, type UNetVelocityConfig } from '@flowmatch/image';
+import { MLPVelocity, Trainer, sampleToy2d, type MLPVelocityConfig } from '@flowmatch/core';
+import { UNetVelocity, type UNetVelocityConfig } from '@flowmatch/image';
 import { imageRecipeDefaults } from '@flowmatch/image/node';
 import { meanFlowImageDefaults, meanFlowObjective, type TimePairConfig } from '@flowmatch/meanflow';
 import type { Workload } from '../harness.js';
-import { pythonArchitecture, unetConfig } from './unet.js';
+import { pythonArchitecture, randomImagePool, unetConfig } from './unet.js';
 
 /** x ⊕ raw t ⊕ raw r → 3×64 SiLU → 2: the average velocity u(x_t, t, r) of a 2D MeanFlow model. */
 const model2d: MLPVelocityConfig = { dim: 2, hidden: 64, depth: 3, activation: 'silu', timeEmbedding: 'raw', secondTime: true };
@@ -67,23 +67,14 @@ export const meanFlowUNetTrain: Workload = {
   },
   prepare: () => {
     const model = new UNetVelocity(meanFlowUNet);
-    const { imageSize: s, channels: c, numClasses: k } = { numClasses: 10, ...meanFlowUNet };
-    // A fixed pool of random "images" to draw batches from, as unet-train and the Python side do.
-    const poolSize = 1024;
-    const rng = new Rng(0);
-    const pool = tf.tensor4d(rng.uniformArray(poolSize * s * s * c, -1, 1), [poolSize, s, s, c]);
-    const poolLabels = Int32Array.from({ length: poolSize }, () => Math.floor(rng.next() * k));
+    const pool = randomImagePool(meanFlowUNet);
     const objective = meanFlowObjective({
       model,
       batchSize: unetBatch,
       times: unetTimes,
       jvp: 'exact',
       weighting,
-      sampleData: (n, r) => {
-        const idx = Int32Array.from({ length: n }, () => Math.floor(r.next() * poolSize));
-        const labels = dropLabels(idx.map((i) => poolLabels[i]), imageRecipeDefaults.labelDropout, k, r);
-        return tf.tidy(() => ({ x1: tf.gather(pool, tf.tensor1d(idx, 'int32')), extras: { labels: tf.tensor1d(labels, 'int32') } }));
-      },
+      sampleData: pool.draw,
     });
     const trainer = new Trainer(model, objective, { steps: 1e9, optimizer: { lr: meanFlowImageDefaults.lr }, gradClipNorm: 1, progress: false });
     return {

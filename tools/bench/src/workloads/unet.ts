@@ -31,6 +31,26 @@ export const pythonArchitecture = [
   ...(unetConfig.midAttention ? [] : ['--no-mid-attention']),
 ];
 
+/**
+ * A fixed pool of 1024 random "images" with labels to draw training batches from, as a data set would be (the Python
+ * references do the same): draw(n, rng) gathers n of them with label dropout. dispose() frees the pool.
+ */
+export function randomImagePool(config: UNetVelocityConfig) {
+  const { imageSize: s, channels: c, numClasses: k } = { numClasses: 10, ...config };
+  const poolSize = 1024;
+  const rng = new Rng(0);
+  const images = tf.tensor4d(rng.uniformArray(poolSize * s * s * c, -1, 1), [poolSize, s, s, c]);
+  const poolLabels = Int32Array.from({ length: poolSize }, () => Math.floor(rng.next() * k));
+  return {
+    draw: (n: number, r: Rng) => {
+      const idx = Int32Array.from({ length: n }, () => Math.floor(r.next() * poolSize));
+      const labels = dropLabels(idx.map((i) => poolLabels[i]), imageRecipeDefaults.labelDropout, k, r);
+      return tf.tidy(() => ({ x1: tf.gather(images, tf.tensor1d(idx, 'int32')), extras: { labels: tf.tensor1d(labels, 'int32') as tf.Tensor1D } }));
+    },
+    dispose: () => images.dispose(),
+  };
+}
+
 export const unetTrain: Workload = {
   name: 'unet-train',
   unit: 'images/s',
@@ -38,21 +58,12 @@ export const unetTrain: Workload = {
   python: { script: 'unet.py', args: ['--workload', 'unet-train', '--batch', String(trainBatch), ...pythonArchitecture] },
   prepare: () => {
     const model = new UNetVelocity(unetConfig);
-    const { imageSize: s, channels: c, numClasses: k } = { numClasses: 10, ...unetConfig };
-    // A fixed pool of random "images" to draw batches from, as the Python side does.
-    const poolSize = 1024;
-    const rng = new Rng(0);
-    const pool = tf.tensor4d(rng.uniformArray(poolSize * s * s * c, -1, 1), [poolSize, s, s, c]);
-    const poolLabels = Int32Array.from({ length: poolSize }, () => Math.floor(rng.next() * k));
+    const pool = randomImagePool(unetConfig);
     const objective = flowMatchingObjective({
       model,
       path: createPath('condot'),
       batchSize: trainBatch,
-      sampleData: (n, r) => {
-        const idx = Int32Array.from({ length: n }, () => Math.floor(r.next() * poolSize));
-        const labels = dropLabels(idx.map((i) => poolLabels[i]), imageRecipeDefaults.labelDropout, k, r);
-        return tf.tidy(() => ({ x1: tf.gather(pool, tf.tensor1d(idx, 'int32')), extras: { labels: tf.tensor1d(labels, 'int32') } }));
-      },
+      sampleData: pool.draw,
     });
     const trainer = new Trainer(model, objective, {
       steps: 1e9,
