@@ -7,6 +7,7 @@ export * from './nn/index.js';
 export * from './paths/index.js';
 export * from './couplings/index.js';
 export * from './losses/index.js';
+export * from './guidance/index.js';
 export * from './train/index.js';
 export * from './io/index.js';
 export * from './data/index.js';

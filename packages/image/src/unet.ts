@@ -1,4 +1,4 @@
-import { tf, Module, Rng, Conv2d, GroupNorm, ResBlock, AttentionBlock, Downsample, Upsample, TimeEmbedding, registerModelKind, type ModelExtras, type ModelSpec } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, TimeEmbedding, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout } from '@flowmatch/core';
 
 export interface UNetVelocityConfig {
   /** Height = width of the (square) images. Must be divisible by 2^(channelMults.length − 1). */
@@ -78,59 +78,38 @@ export function resolveUNetConfig(config: UNetVelocityConfig): ResolvedUNetVeloc
   };
 }
 
+function layoutOf(c: ResolvedUNetVelocityConfig): UNetLayout {
+  const { baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout } = c;
+  return { dims: 2, inChannels: c.channels, outChannels: c.channels, baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout, embDim: 4 * baseChannels };
+}
+
 function validate(c: ResolvedUNetVelocityConfig): void {
   const posInt = (name: string, v: unknown) => {
     if (!Number.isInteger(v) || (v as number) <= 0) throw new RangeError(`UNetVelocity: ${name} must be a positive integer, got ${String(v)}`);
   };
   posInt('imageSize', c.imageSize);
   posInt('channels', c.channels);
-  posInt('baseChannels', c.baseChannels);
-  posInt('blocksPerLevel', c.blocksPerLevel);
-  posInt('groups', c.groups);
-  posInt('attentionHeads', c.attentionHeads);
+  validateUNetLayout('UNetVelocity', layoutOf(c));
   if (c.baseChannels % 2 !== 0) throw new RangeError(`UNetVelocity: baseChannels must be even (it is the sinusoidal time-feature size), got ${c.baseChannels}`);
-  if (!Array.isArray(c.channelMults) || c.channelMults.length === 0) throw new RangeError('UNetVelocity: channelMults must be a non-empty array');
-  c.channelMults.forEach((m, i) => posInt(`channelMults[${i}]`, m));
   const down = 2 ** (c.channelMults.length - 1);
   if (c.imageSize % down !== 0) {
     throw new RangeError(`UNetVelocity: imageSize ${c.imageSize} must be divisible by 2^(levels−1) = ${down} for ${c.channelMults.length} levels`);
   }
-  for (const l of c.attentionLevels) {
-    if (!Number.isInteger(l) || l < 0 || l >= c.channelMults.length) {
-      throw new RangeError(`UNetVelocity: attentionLevels entry ${l} is not a level index in 0..${c.channelMults.length - 1}`);
-    }
-  }
   if (!Number.isInteger(c.numClasses) || c.numClasses < 0) throw new RangeError(`UNetVelocity: numClasses must be an integer >= 0, got ${c.numClasses}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`UNetVelocity: dropout must be in [0, 1), got ${c.dropout}`);
-  for (const m of c.channelMults) {
-    const ch = c.baseChannels * m;
-    if (ch % c.groups !== 0) throw new RangeError(`UNetVelocity: level channels ${ch} (baseChannels·mult) must be divisible by groups (${c.groups})`);
-    if (ch % c.attentionHeads !== 0) throw new RangeError(`UNetVelocity: level channels ${ch} must be divisible by attentionHeads (${c.attentionHeads})`);
-  }
   if (!(c.timeScale > 0) || !Number.isFinite(c.timeScale)) throw new RangeError(`UNetVelocity: timeScale must be a positive number, got ${c.timeScale}`);
   if (c.secondTimeInput !== 'interval' && c.secondTimeInput !== 'r') {
     throw new RangeError(`UNetVelocity: secondTimeInput must be 'interval' or 'r', got ${String(c.secondTimeInput)}`);
   }
 }
 
-type DownStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'down'; block: Downsample };
-type UpStep = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'up'; block: Upsample };
-
 /**
- * A U-Net velocity field v(x, t[, r, label]) for images (NHWC), in the style of DDPM / improved-diffusion:
- *
- *   in: 3×3 conv → base channels
- *   down, per level i: blocksPerLevel × ResBlock(→ base·mult[i]) [+ attention], then a stride-2 conv
- *     (except the last level); every output is kept for a skip connection
- *   middle: ResBlock, attention (midAttention), ResBlock
- *   up, per level i (reversed): (blocksPerLevel + 1) × ResBlock(concat(h, skip) → base·mult[i])
- *     [+ attention], then nearest 2× + 3×3 conv (except level 0)
- *   out: GroupNorm → SiLU → 3×3 conv → image channels
+ * A U-Net velocity field v(x, t[, r, label]) for images (NHWC), in the style of DDPM / improved-diffusion: core's
+ * UNetBackbone with 3×3 convolutions (see there for the layers).
  *
  * Every ResBlock receives the conditioning embedding: MLP(sinusoid(t)) [+ MLP(sinusoid(t − r))]
  * [+ class embedding], width 4·baseChannels.
  */
-export class UNetVelocity extends Module {
+export class UNetVelocity extends UNetBackbone {
   /** The resolved configuration (spec() stores it in checkpoints; loadModel rebuilds the model from it). */
   readonly config: ResolvedUNetVelocityConfig;
   readonly embDim: number;
@@ -138,14 +117,6 @@ export class UNetVelocity extends Module {
   private readonly secondTimeEmbed?: TimeEmbedding;
   private readonly guidanceEmbed?: TimeEmbedding;
   private readonly classEmbedding?: tf.Variable;
-  private readonly inConv: Conv2d;
-  private readonly downSteps: DownStep[] = [];
-  private readonly mid1: ResBlock;
-  private readonly midAttn?: AttentionBlock;
-  private readonly mid2: ResBlock;
-  private readonly upSteps: UpStep[] = [];
-  private readonly outNorm: GroupNorm;
-  private readonly outConv: Conv2d;
 
   constructor(config: UNetVelocityConfig) {
     super();
@@ -156,8 +127,6 @@ export class UNetVelocity extends Module {
     const dropoutRng = new Rng(c.seed).fork();
     const base = c.baseChannels;
     const embDim = (this.embDim = 4 * base);
-    const attnOpts = { heads: c.attentionHeads, groups: c.groups, rng };
-    const resOpts = { groups: c.groups, dropout: c.dropout, rng, dropoutRng };
 
     this.timeEmbed = this.registerModule('timeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
     if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
@@ -168,48 +137,7 @@ export class UNetVelocity extends Module {
       // of tf.gather needs UnsortedSegmentSum, which tfjs-backend-wasm does not have.
       this.classEmbedding = this.registerParameter('classEmbedding', tf.tensor2d(rng.normalArray((c.numClasses + 1) * embDim, 0, 1), [c.numClasses + 1, embDim]));
     }
-    this.inConv = this.registerModule('inConv', new Conv2d(c.channels, base, 3, { rng }));
-
-    const skipChannels: number[] = [base];
-    let ch = base;
-    c.channelMults.forEach((mult, level) => {
-      const out = base * mult;
-      const withAttn = c.attentionLevels.includes(level);
-      for (let i = 0; i < c.blocksPerLevel; i++) {
-        const block = this.registerModule(`down${level}_res${i}`, new ResBlock(ch, out, embDim, resOpts));
-        const attn = withAttn ? this.registerModule(`down${level}_attn${i}`, new AttentionBlock(out, attnOpts)) : undefined;
-        this.downSteps.push({ kind: 'res', block, attn });
-        ch = out;
-        skipChannels.push(ch);
-      }
-      if (level < c.channelMults.length - 1) {
-        this.downSteps.push({ kind: 'down', block: this.registerModule(`down${level}_downsample`, new Downsample(ch, rng)) });
-        skipChannels.push(ch);
-      }
-    });
-
-    this.mid1 = this.registerModule('mid_res0', new ResBlock(ch, ch, embDim, resOpts));
-    if (c.midAttention) this.midAttn = this.registerModule('mid_attn', new AttentionBlock(ch, attnOpts));
-    this.mid2 = this.registerModule('mid_res1', new ResBlock(ch, ch, embDim, resOpts));
-
-    for (let level = c.channelMults.length - 1; level >= 0; level--) {
-      const out = base * c.channelMults[level];
-      const withAttn = c.attentionLevels.includes(level);
-      for (let i = 0; i <= c.blocksPerLevel; i++) {
-        const skip = skipChannels.pop()!;
-        if ((ch + skip) % c.groups !== 0) {
-          throw new RangeError(`UNetVelocity: concatenated channels ${ch}+${skip} at up level ${level} must be divisible by groups (${c.groups})`);
-        }
-        const block = this.registerModule(`up${level}_res${i}`, new ResBlock(ch + skip, out, embDim, resOpts));
-        const attn = withAttn ? this.registerModule(`up${level}_attn${i}`, new AttentionBlock(out, attnOpts)) : undefined;
-        this.upSteps.push({ kind: 'res', block, attn });
-        ch = out;
-      }
-      if (level > 0) this.upSteps.push({ kind: 'up', block: this.registerModule(`up${level}_upsample`, new Upsample(ch, rng)) });
-    }
-
-    this.outNorm = this.registerModule('outNorm', new GroupNorm(c.groups, ch));
-    this.outConv = this.registerModule('outConv', new Conv2d(ch, c.channels, 3, { rng }));
+    this.buildUNet('UNetVelocity', layoutOf(c), rng, dropoutRng);
   }
 
   /** How to rebuild it (registered model kind 'unet'): stored in checkpoints by the trainer. */
@@ -240,28 +168,7 @@ export class UNetVelocity extends Module {
   forward(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor4D {
     this.checkInputs(x, t, extras);
     return tf.tidy(() => {
-      const emb = this.embed(t, extras);
-      let h: tf.Tensor4D = this.inConv.forward(x);
-      const skips: tf.Tensor4D[] = [h];
-      for (const step of this.downSteps) {
-        if (step.kind === 'down') h = step.block.forward(h);
-        else {
-          h = step.block.forward(h, emb);
-          if (step.attn) h = step.attn.forward(h);
-        }
-        skips.push(h);
-      }
-      h = this.mid1.forward(h, emb);
-      if (this.midAttn) h = this.midAttn.forward(h);
-      h = this.mid2.forward(h, emb);
-      for (const step of this.upSteps) {
-        if (step.kind === 'up') h = step.block.forward(h);
-        else {
-          h = step.block.forward(tf.concat([h, skips.pop()!], 3), emb);
-          if (step.attn) h = step.attn.forward(h);
-        }
-      }
-      return this.outConv.forward(this.outNorm.forwardSilu(h));
+      return this.runUNet(x as tf.Tensor4D, this.embed(t, extras));
     });
   }
 

@@ -11,4 +11,5 @@ export * from './attention.js';
 export * from './res-block.js';
 export * from './dropout.js';
 export * from './resample.js';
+export * from './unet.js';
 export * from './model-registry.js';
