@@ -36,7 +36,7 @@ describe('synthesizeNote', () => {
     }
   });
 
-  it('keeps the peak between -12 and -1 dBFS, and starts and ends (near) silent', () => {
+  it('keeps the peak between -12 and -1 dBFS and ends in the noise floor', () => {
     for (const timbre of NOTE_TIMBRES) {
       for (let seed = 0; seed < 10; seed++) {
         const note = synthesizeNote({ midi: 60 + 2 * seed, timbre, seed });

@@ -5,15 +5,17 @@
 // under 1%, which makes "did the model play the requested pitch" an objective metric, and (b) their spectra differ
 // plainly, so that a small timbre classifier can score "did it play the requested timbre":
 //   sine   — a pure partial with a gentle vibrato (5–15 cents at 4.5–6.5 Hz): energy only at the fundamental.
-//   pluck  — Karplus–Strong plucked string. The loop's fractional delay (a first-order allpass whose coefficient is
-//            solved for the exact phase delay at the fundamental) tunes it exactly; the loop filter's strength is set
-//            per note so the fundamental rings for 0.6–1.5 s even at C6, where plain Karplus–Strong dies in ~50 ms.
-//            Bright attack, high harmonics decaying faster than low ones.
-//   square — band-limited square wave: odd harmonics k·f < Nyquist at 1/k, so no aliasing; a hollow, bright spectrum.
-//   bell   — two-operator FM with the carrier at the fundamental and the modulator at 1.4× (sidebands at
-//            |1 ± 1.4n|·f, i.e. inharmonic), whose index decays from 2–4 to a floor of about 0.25 within ~0.1 s: a
-//            clangorous strike that settles into an almost pure carrier, so that the fundamental dominates most
-//            frames (a larger lasting index puts the 0.4f sideband in, and McLeod then reads a lower pitch).
+//   pluck  — Karplus–Strong plucked string, excited by a plucked string's velocity pulse (the fundamental always
+//            strongest) plus a little noise. The loop's fractional delay (a first-order allpass whose coefficient is
+//            solved for the exact phase delay at the fundamental) tunes it exactly; the loop filter is set per note so
+//            the fundamental rings for 0.6–1.5 s and the 2nd harmonic 1.4–3× shorter at every pitch (plain
+//            Karplus–Strong at C6 goes dull within ~15 ms). All harmonics, even ones included, decaying over time.
+//   square — band-limited square wave: odd harmonics k·f < Nyquist at 1/k, so no aliasing; no even harmonics.
+//   bell   — FM: a carrier at the fundamental modulated by two summed voices at 2.9× and 3.1×, giving inharmonic,
+//            beating sidebands (1.9, 2.1, 3.9, 4.1… × f) that straddle the harmonics symmetrically, so they do not
+//            pull the measured pitch; a bright strike (index 2–4) decaying in ~50 ms to a lasting index 0.3–0.6.
+//            Chowning's 1:1.4 was tried: its 0.4·f sideband makes McLeod read a lower pitch unless the index dies to
+//            nearly zero (a plain sine); see fmBell.
 // Every note gets a random (seeded) envelope, loudness, slight detune and a little noise; see synthesizeNote.
 import { Rng } from '@flowmatch/core';
 
@@ -69,7 +71,7 @@ const MAX_DETUNE_CENTS = 8;
 const NOISE_DB = -45;
 const MIN_PEAK_DBFS = -12;
 const MAX_PEAK_DBFS = -1;
-/** Lowest fundamental synthesised: below this a 2048-sample pitch frame at 16 kHz no longer holds two periods. */
+/** Lowest fundamental synthesised: a 2048-sample pitch frame at 16 kHz still holds 2.5 periods of it. */
 const MIN_FUNDAMENTAL_HZ = 20;
 
 function midiToHz(midi: number): number {
