@@ -27,19 +27,24 @@ import {
 import { sample, listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
 import { imageRecipeDefaults, imageEvaluationDefaults, imageSampleDefaults, trainImageModel, evaluateImageModel, sampleImageModel } from '@flowmatch/image/node';
+import { SpectrogramUNet, parseAudioMeta } from '@flowmatch/audio';
+import { audioRecipeDefaults, audioEvaluationDefaults, audioSampleDefaults, trainAudioModel, evaluateAudioModel, sampleAudioModel, loadOrTrainTimbreClassifier } from '@flowmatch/audio/node';
 import { trainMeanFlowToy2d, evaluateMeanFlowToy2d, meanFlowToy2dDefaults, meanFlowToy2dEvaluationDefaults, meanFlowImageDefaults, meanFlowImageEvaluationDefaults, parseMeanFlowMeta, type JvpMethod, type MeanFlowComparisonRow } from '@flowmatch/meanflow';
 import { plot2d, plot2dPanels } from './two-d.js';
 import { runMeanFlowImage } from './meanflow-image.js';
+import { runMeanFlowAudio, meanFlowAudioDefaults, meanFlowAudioEvaluationDefaults } from './meanflow-audio.js';
 import { loadPlugin } from './plugins.js';
 
 const TWO_D_REPORT = toy2dEvaluationDefaults;
-const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults, other: modelSampleDefaults } as const;
+const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults, audio: audioSampleDefaults, other: modelSampleDefaults } as const;
 
 const d2 = toy2dDefaults;
 const di = imageRecipeDefaults;
 const dm = meanFlowToy2dDefaults;
 const dmEval = meanFlowToy2dEvaluationDefaults;
 const de = imageEvaluationDefaults;
+const da = audioRecipeDefaults;
+const dae = audioEvaluationDefaults;
 
 const HELP = `flowmatch — flow matching in TypeScript
 
@@ -70,13 +75,28 @@ Usage:
         --size N --rgb    image size and colour for --data folders (default ${di.imageSize}, grayscale)
         --base N          U-Net base channels (default ${di.model.baseChannels})
 
+  flowmatch audio [--data DIR] [--seconds ${da.seconds}] [--out out/audio] [options]
+      Train a pitch- and timbre-conditional spectrogram flow (a 1-D U-Net over log-mel frames) on the bundled synthetic
+      notes (${da.perLabel} per pitch × timbre: C4–C6 × sine, pluck, square, bell) or a folder of WAV files (DIR/<timbre>/*.wav
+      or DIR/<timbre>/<note>/*.wav; pitches from note folders, file-name prefixes like A4_x.wav, or estimated), then
+      generate one note per pitch × timbre for each guidance weight and score pitch accuracy (McLeod pitch of the
+      audio within a semitone) and, for the notes, timbre accuracy and Fréchet distance of an evaluation classifier
+      (trained once, cached in .fm-cache/). Writes wav/midiNN_<timbre>_000.wav (the best weight), spectrograms.png
+      (held-out | generated), model.safetensors and metrics.json.
+        --batch N (${da.batchSize}) --lr X (${da.lr}) --seconds S --max-steps N (${da.maxSteps}) --seed N
+        --per-label N     training notes per pitch × timbre (default ${da.perLabel})
+        --base N          U-Net base channels (default ${da.model.baseChannels})
+        --cfg-list W,…    guidance weights to score (default ${dae.guidance.join(',')})
+        --solver S --nfe N  sampler (default ${dae.solver}, ${dae.nfe}); --eval-per-label N (default ${dae.perLabel})
+
   flowmatch meanflow [--dataset ${dm.dataset}] [--init FILE] [--seconds ${dm.seconds}] [--out out/meanflow] [options]
       Train a one-step MeanFlow model (average velocity u(x, t, r)) and compare it with flow matching: without --init a
       flow matching model is trained first (--fm-seconds ${dm.flowMatchingSeconds}) and warm-starts it. Writes samples.png (MeanFlow at
       ${dmEval.meanFlowNfe.join(' and ')} NFE beside flow matching at the same NFE), model.safetensors, flow-matching.safetensors and
       metrics.json (sliced Wasserstein-1 and MMD of ${dmEval.samples} samples against as many fresh points, per NFE).
-        --dataset NAME    ${[...TOY2D_DATASETS, 'mnist'].join(' | ')}
-        --init FILE       warm start from a flow matching checkpoint (\`flowmatch 2d\` of the same data set, \`flowmatch image\` for mnist)
+        --dataset NAME    ${[...TOY2D_DATASETS, 'mnist', 'notes'].join(' | ')}
+        --init FILE       warm start from a flow matching checkpoint (\`flowmatch 2d\` of the same data set, \`flowmatch image\` for mnist,
+                          \`flowmatch audio\` for notes)
         --share X         share of each batch with r ≠ t (default ${dm.times.distinctShare}); --curriculum N raises it from 0 over N steps (${dm.curriculumSteps})
         --time-mean M --time-std S   logit-normal times in flowmatch's time (default ${dm.times.mean}, ${dm.times.std})
         --power P         adaptive loss weight 1/(L + c)^P (default ${dm.weighting.power}; MNIST ${meanFlowImageDefaults.weighting.power}, the paper's)
@@ -91,16 +111,22 @@ Usage:
         --cfg-window A,B  the t-range where guidance applies (default ${meanFlowImageDefaults.guidance.window.join(',')})
         --scale-input A,B the guidance scale as a model input, drawn in [A, B]: one model samples any scale in one step
         --eval-per-class N  samples per class per row (default ${meanFlowImageEvaluationDefaults.evalPerClass})
+      --dataset notes: the spectrogram U-Net of flowmatch audio (its recipe first, ${meanFlowAudioDefaults.flowMatchingSeconds} s, unless --init), then MeanFlow
+      with training-time guidance (${meanFlowAudioDefaults.seconds} s); pitch and timbre accuracy and Fréchet distance for MeanFlow at 1 and 2 NFE
+      beside flow matching at 1, 2, 10 and 32 NFE; WAVs of the one-step notes. Flags as for mnist.
 
   flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe N] [--n N] [--out samples.npy]
       Sample from any checkpoint a flowmatch trainer wrote (the model kind and config are inside it).
       2D: <out>.npy (float32 [n, 2], readable by numpy.load), <out>.csv and <out>.png. Images: <out>.npy (float32
       [n, H, W, C] in [-1, 1]) and a grid <out>.png; --class K (default: cycle through classes), --cfg W
       (guidance weight, default ${SAMPLE_DEFAULTS.image.guidance}), --save-images DIR (every image as a PNG), --trajectory (<out>-trajectory.png).
+      Audio: WAVs named after what was asked (midi69_pluck_000.wav) and spectrograms.png in the folder --out (default
+      samples/); --pitch P (MIDI number or note name, e.g. A4; default: cycle), --timbre NAME (default: cycle),
+      --cfg W (default ${SAMPLE_DEFAULTS.audio.guidance}), --n (default ${SAMPLE_DEFAULTS.audio.n}).
       Other model kinds (plugins): <out>.npy of shape [n, ...sample shape]. Uses the EMA weights unless --no-ema.
       MeanFlow checkpoints sample with --solver meanflow (one jump per NFE) and --nfe 1 unless told otherwise.
         --solver S        ${listMethods().join(' | ')} (adaptive ones: --rtol X --atol X, default 1e-5)
-        --nfe N           model evaluations for fixed-step solvers (2D ${SAMPLE_DEFAULTS['2d'].nfe}, images ${SAMPLE_DEFAULTS.image.nfe})
+        --nfe N           model evaluations for fixed-step solvers (2D ${SAMPLE_DEFAULTS['2d'].nfe}, images ${SAMPLE_DEFAULTS.image.nfe}, audio ${SAMPLE_DEFAULTS.audio.nfe})
 
 Every command:
   --plugin PKG        load a plugin first (a package name or a file): it adds paths, schedulers, solvers or
@@ -260,6 +286,67 @@ async function runImage(args: string[], log: (l: string) => void): Promise<void>
   }
 }
 
+/** A comma-separated list of numbers from a flag. */
+function numberList(name: string, value: string | undefined, fallback: readonly number[]): number[] {
+  if (value === undefined) return [...fallback];
+  const parts = value.split(',').map((v) => Number(v));
+  if (value.trim() === '' || parts.some((v) => !Number.isFinite(v))) throw new UsageError(`--${name} must be numbers separated by commas, got '${value}'`);
+  return parts;
+}
+
+async function runAudio(args: string[], log: (l: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      data: { type: 'string' },
+      seconds: { type: 'string' },
+      'max-steps': { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      'per-label': { type: 'string' },
+      base: { type: 'string' },
+      'cfg-list': { type: 'string' },
+      solver: { type: 'string' },
+      nfe: { type: 'string' },
+      'eval-per-label': { type: 'string' },
+    },
+  });
+  await loadPlugins(values.plugin, log);
+  const outDir = values.out ?? 'out/audio';
+  const seed = num('seed', values.seed, da.seed, { integer: true });
+  const progress = !values['no-progress'];
+  const guidance = numberList('cfg-list', values['cfg-list'], dae.guidance);
+  const evaluation = {
+    guidance,
+    solver: solverName(values.solver, dae.solver),
+    nfe: num('nfe', values.nfe, dae.nfe, { integer: true, min: 1 }),
+    perLabel: num('eval-per-label', values['eval-per-label'], dae.perLabel, { integer: true, min: 1 }),
+  };
+  const run = await trainAudioModel({
+    dataDir: values.data,
+    seconds: num('seconds', values.seconds, da.seconds),
+    maxSteps: num('max-steps', values['max-steps'], da.maxSteps, { integer: true, min: 1 }),
+    batchSize: num('batch', values.batch, da.batchSize, { integer: true, min: 1 }),
+    lr: num('lr', values.lr, da.lr),
+    perLabel: num('per-label', values['per-label'], da.perLabel, { integer: true, min: 1 }),
+    model: { baseChannels: num('base', values.base, da.model.baseChannels!, { integer: true, min: 8 }) },
+    seed,
+    checkpointPath: join(outDir, 'model.safetensors'),
+    progress,
+    log,
+  });
+  const reader = run.meta.source === 'notes' ? await loadOrTrainTimbreClassifier({ spectrogram: run.meta.spectrogram, log, progress }) : undefined;
+  try {
+    const { rows } = await evaluateAudioModel(run.model, run.meta, run.heldOut, { ...evaluation, seed: seed + 1, outDir, progress, log }, reader);
+    await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: run.summary, quality: rows, timbreClassifierHeldOutAccuracy: reader?.heldOutAccuracy }, null, 2) + '\n');
+    log(`wrote ${run.checkpointPath}, ${join(outDir, 'metrics.json')}`);
+  } finally {
+    reader?.dispose();
+    run.model.dispose();
+  }
+}
+
 /** --share: the share of each batch with r ≠ t, in [0, 1]. */
 function shareFlag(value: string | undefined, fallback: number): number {
   const share = num('share', value, fallback);
@@ -296,16 +383,18 @@ async function runMeanFlow(args: string[], log: (l: string) => void): Promise<vo
       'cfg-window': { type: 'string' },
       'scale-input': { type: 'string' },
       'eval-per-class': { type: 'string' },
+      'eval-per-label': { type: 'string' },
       samples: { type: 'string' },
     },
   });
   await loadPlugins(values.plugin, log);
-  if (values.dataset === 'mnist') {
-    if (values.samples !== undefined) throw new UsageError('--samples applies to the 2D data sets (MNIST: --eval-per-class)');
-    return runMeanFlowMnist(values, log);
+  if (values.dataset === 'mnist' || values.dataset === 'notes') {
+    if (values.samples !== undefined) throw new UsageError(`--samples applies to the 2D data sets (${values.dataset}: --eval-per-${values.dataset === 'mnist' ? 'class' : 'label'})`);
+    if (values.dataset === 'mnist' && values['eval-per-label'] !== undefined) throw new UsageError('--eval-per-label applies to --dataset notes (mnist: --eval-per-class)');
+    return values.dataset === 'mnist' ? runMeanFlowMnist(values, log) : runMeanFlowNotes(values, log);
   }
-  const guidanceOnly = (['omega', 'kappa', 'cfg-window', 'scale-input', 'eval-per-class'] as const).filter((k) => values[k] !== undefined);
-  if (guidanceOnly.length) throw new UsageError(`${guidanceOnly.map((k) => `--${k}`).join(', ')} appl${guidanceOnly.length === 1 ? 'ies' : 'y'} to --dataset mnist (the 2D sets have no classes)`);
+  const guidanceOnly = (['omega', 'kappa', 'cfg-window', 'scale-input', 'eval-per-class', 'eval-per-label'] as const).filter((k) => values[k] !== undefined);
+  if (guidanceOnly.length) throw new UsageError(`${guidanceOnly.map((k) => `--${k}`).join(', ')} appl${guidanceOnly.length === 1 ? 'ies' : 'y'} to --dataset mnist or notes (the 2D sets have no classes)`);
   const outDir = values.out ?? 'out/meanflow';
   const seed = num('seed', values.seed, dm.seed, { integer: true });
   const progress = !values['no-progress'];
@@ -313,7 +402,7 @@ async function runMeanFlow(args: string[], log: (l: string) => void): Promise<vo
   const jvp = jvpFlag(values.jvp, values['fd-eps']);
   const timeMean = signed('time-mean', values['time-mean'], dm.times.mean);
   const run = await trainMeanFlowToy2d({
-    dataset: oneOf<Toy2dDataset>('dataset', values.dataset, dm.dataset, [...TOY2D_DATASETS, 'mnist']),
+    dataset: oneOf<Toy2dDataset>('dataset', values.dataset, dm.dataset, [...TOY2D_DATASETS, 'mnist', 'notes']),
     init: values.init,
     seconds: num('seconds', values.seconds, dm.seconds),
     flowMatchingSeconds: num('fm-seconds', values['fm-seconds'], dm.flowMatchingSeconds),
@@ -364,42 +453,58 @@ function pair(name: string, value: string | undefined, fallback: [number, number
   return [parts[0], parts[1]];
 }
 
-async function runMeanFlowMnist(values: Record<string, string | boolean | string[] | undefined>, log: (l: string) => void): Promise<void> {
-  const v = values as Record<string, string | undefined>;
-  const dmi = meanFlowImageDefaults;
-  const outDir = v.out ?? 'out/meanflow-mnist';
-  const share = shareFlag(v.share, dmi.times.distinctShare);
-  const window = pair('cfg-window', v['cfg-window'], dmi.guidance.window);
+/** The MeanFlow flags shared by the labelled data sets (mnist, notes), checked; defaults from `d`. */
+function meanFlowRunFlags(v: Record<string, string | undefined>, d: typeof meanFlowImageDefaults, outDir: string, progress: boolean, log: (l: string) => void) {
+  const window = pair('cfg-window', v['cfg-window'], d.guidance.window);
   if (window[0] < 0 || window[1] > 1) throw new UsageError(`--cfg-window must lie in [0, 1], got '${v['cfg-window']}'`);
-  const kappa = num('kappa', v.kappa, dmi.guidance.kappa);
+  const kappa = num('kappa', v.kappa, d.guidance.kappa);
   if (kappa >= 1) throw new UsageError(`--kappa must be in [0, 1), got '${v.kappa}'`);
   const scaleInput = v['scale-input'] === undefined ? undefined : pair('scale-input', v['scale-input'], [1, 1]);
-  const jvp = jvpFlag(v.jvp, v['fd-eps']);
-  const { rows, summary, flowMatchingSummary } = await runMeanFlowImage({
+  return {
     init: v.init,
-    flowMatchingSeconds: num('fm-seconds', v['fm-seconds'], dmi.flowMatchingSeconds),
-    seconds: num('seconds', v.seconds, dmi.seconds),
-    maxSteps: num('max-steps', v['max-steps'], dmi.maxSteps, { integer: true, min: 1 }),
-    batchSize: num('batch', v.batch, dmi.batchSize, { integer: true, min: 1 }),
-    lr: num('lr', v.lr, dmi.lr),
-    distinctShare: share,
-    timeMean: signed('time-mean', v['time-mean'], dmi.times.mean),
-    timeStd: num('time-std', v['time-std'], dmi.times.std, { min: Number.MIN_VALUE }),
-    power: num('power', v.power, dmi.weighting.power),
-    jvp,
-    omega: num('omega', v.omega, dmi.guidance.omega),
+    flowMatchingSeconds: num('fm-seconds', v['fm-seconds'], d.flowMatchingSeconds),
+    seconds: num('seconds', v.seconds, d.seconds),
+    maxSteps: num('max-steps', v['max-steps'], d.maxSteps, { integer: true, min: 1 }),
+    batchSize: num('batch', v.batch, d.batchSize, { integer: true, min: 1 }),
+    lr: num('lr', v.lr, d.lr),
+    distinctShare: shareFlag(v.share, d.times.distinctShare),
+    timeMean: signed('time-mean', v['time-mean'], d.times.mean),
+    timeStd: num('time-std', v['time-std'], d.times.std, { min: Number.MIN_VALUE }),
+    power: num('power', v.power, d.weighting.power),
+    jvp: jvpFlag(v.jvp, v['fd-eps']),
+    omega: num('omega', v.omega, d.guidance.omega),
     kappa,
     window,
     scaleInput: scaleInput ? { min: scaleInput[0], max: scaleInput[1] } : undefined,
-    curriculumSteps: num('curriculum', v.curriculum, dmi.curriculumSteps, { integer: true }),
-    evalPerClass: num('eval-per-class', v['eval-per-class'], meanFlowImageEvaluationDefaults.evalPerClass, { integer: true, min: 1 }),
-    seed: num('seed', v.seed, dmi.seed, { integer: true }),
+    curriculumSteps: num('curriculum', v.curriculum, d.curriculumSteps, { integer: true }),
+    seed: num('seed', v.seed, d.seed, { integer: true }),
     outDir,
-    progress: !values['no-progress'],
+    progress,
     log,
+  };
+}
+
+async function runMeanFlowMnist(values: Record<string, string | boolean | string[] | undefined>, log: (l: string) => void): Promise<void> {
+  const v = values as Record<string, string | undefined>;
+  const outDir = v.out ?? 'out/meanflow-mnist';
+  const { rows, summary, flowMatchingSummary } = await runMeanFlowImage({
+    ...meanFlowRunFlags(v, meanFlowImageDefaults, outDir, !values['no-progress'], log),
+    evalPerClass: num('eval-per-class', v['eval-per-class'], meanFlowImageEvaluationDefaults.evalPerClass, { integer: true, min: 1 }),
   });
   await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: summary, flowMatchingTraining: flowMatchingSummary, comparison: rows }, null, 2) + '\n');
   log(`wrote ${join(outDir, 'model.safetensors')}, the grids above, ${join(outDir, 'metrics.json')}`);
+}
+
+async function runMeanFlowNotes(values: Record<string, string | boolean | string[] | undefined>, log: (l: string) => void): Promise<void> {
+  const v = values as Record<string, string | undefined>;
+  if (v['eval-per-class'] !== undefined) throw new UsageError('--eval-per-class applies to --dataset mnist (notes: --eval-per-label)');
+  const outDir = v.out ?? 'out/meanflow-notes';
+  const { rows, summary, flowMatchingSummary } = await runMeanFlowAudio({
+    ...meanFlowRunFlags(v, meanFlowAudioDefaults, outDir, !values['no-progress'], log),
+    evalPerLabel: num('eval-per-label', v['eval-per-label'], meanFlowAudioEvaluationDefaults.evalPerLabel, { integer: true, min: 1 }),
+  });
+  await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: summary, flowMatchingTraining: flowMatchingSummary, comparison: rows }, null, 2) + '\n');
+  log(`wrote ${join(outDir, 'model.safetensors')}, ${join(outDir, 'metrics.json')}`);
 }
 
 function printComparison(rows: MeanFlowComparisonRow[], log: (l: string) => void): void {
@@ -424,6 +529,8 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
       cfg: { type: 'string' },
       'save-images': { type: 'string' },
       trajectory: { type: 'boolean' },
+      pitch: { type: 'string' },
+      timbre: { type: 'string' },
       rtol: { type: 'string' },
       atol: { type: 'string' },
     },
@@ -435,13 +542,38 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
   // Checked before the checkpoint is read; each kind's default applies when the flag is absent.
   const solver = values.solver === undefined ? undefined : solverName(values.solver, 'midpoint');
   const seed = num('seed', values.seed, 0, { integer: true });
-  const out = values.out ?? 'samples.npy';
   await resolveBackend();
   const loaded = await loadModel(values.checkpoint, { ema: !values['no-ema'] });
   try {
     const task = loaded.meta.task ?? loaded.meta.kind;
     const imageOnly = (['class', 'cfg', 'save-images', 'trajectory'] as const).filter((k) => values[k] !== undefined);
     const meanFlow = parseMeanFlowMeta(loaded.meta, values.checkpoint);
+    const audioOnly = (['pitch', 'timbre'] as const).filter((k) => values[k] !== undefined);
+    if (task === 'audio' && loaded.model instanceof SpectrogramUNet) {
+      const meta = parseAudioMeta(loaded.meta, values.checkpoint);
+      const imageFlags = (['class', 'save-images', 'trajectory'] as const).filter((k) => values[k] !== undefined);
+      if (imageFlags.length) throw new UsageError(`${imageFlags.map((k) => `--${k}`).join(', ')} appl${imageFlags.length === 1 ? 'ies' : 'y'} to image checkpoints; ${values.checkpoint} is an audio model (use --pitch, --timbre)`);
+      const scaleRange = meanFlow?.guidance?.scaleInput;
+      const guidance = num('cfg', values.cfg, scaleRange ? (scaleRange.min + scaleRange.max) / 2 : meanFlow ? 1 : SAMPLE_DEFAULTS.audio.guidance);
+      await sampleAudioModel(loaded.model, meta, {
+        n: num('n', values.n, SAMPLE_DEFAULTS.audio.n, { integer: true, min: 1 }),
+        pitch: values.pitch,
+        timbre: values.timbre,
+        guidance,
+        solver: solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.audio.solver),
+        nfe: num('nfe', values.nfe, meanFlow ? 1 : SAMPLE_DEFAULTS.audio.nfe, { integer: true, min: 1 }),
+        rtol,
+        atol,
+        seed,
+        outDir: values.out ?? 'samples',
+        progress: !values['no-progress'],
+        log,
+      });
+      return;
+    }
+    if (audioOnly.length) {
+      throw new UsageError(`${audioOnly.map((k) => `--${k}`).join(', ')} appl${audioOnly.length === 1 ? 'ies' : 'y'} to audio checkpoints; ${values.checkpoint} holds a '${loaded.spec.kind}' model${task ? ` (${task})` : ''}`);
+    }
     if (task === 'image' && loaded.model instanceof UNetVelocity) {
       const meta = parseImageMeta(loaded.meta, values.checkpoint);
       // MeanFlow: one jump by default, and the guidance it learnt (a fixed scale is baked in: w = 1 samples it; a
@@ -461,7 +593,7 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
         rtol,
         atol,
         seed,
-        out,
+        out: values.out ?? 'samples.npy',
         saveImagesDir: values['save-images'],
         trajectory: values.trajectory,
         progress: !values['no-progress'],
@@ -472,7 +604,7 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
     if (imageOnly.length) {
       throw new UsageError(`${imageOnly.map((k) => `--${k}`).join(', ')} appl${imageOnly.length === 1 ? 'ies' : 'y'} to class-conditional image checkpoints; ${values.checkpoint} holds a '${loaded.spec.kind}' model${task ? ` (${task})` : ''}`);
     }
-    const base = out.replace(/\.(npy|csv|png)$/i, '');
+    const base = (values.out ?? 'samples.npy').replace(/\.(npy|csv|png)$/i, '');
     const started = performance.now();
     if (task === '2d') {
       const meta = parseToy2dMeta(loaded.meta, values.checkpoint);
@@ -502,7 +634,7 @@ async function runSample(args: string[], log: (l: string) => void): Promise<void
   }
 }
 
-const COMMANDS: Record<string, (args: string[], log: (l: string) => void) => Promise<void>> = { '2d': run2d, image: runImage, meanflow: runMeanFlow, sample: runSample };
+const COMMANDS: Record<string, (args: string[], log: (l: string) => void) => Promise<void>> = { '2d': run2d, image: runImage, audio: runAudio, meanflow: runMeanFlow, sample: runSample };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -4,31 +4,11 @@ import { join } from 'node:path';
 import { resolveBackend, type TrainSummary } from '@flowmatch/core';
 import { sampleImages, loadImageCheckpoint, type UNetVelocity, type ImageModelMeta } from '@flowmatch/image';
 import { trainImageModel, loadImageData, loadOrTrainDigitClassifier, evaluateDigits, saveClassGrid } from '@flowmatch/image/node';
-import { meanFlowModelFrom, trainMeanFlow, effectiveGuidance, meanFlowImageDefaults, meanFlowImageEvaluationDefaults, type JvpMethod } from '@flowmatch/meanflow';
+import { meanFlowImageEvaluationDefaults } from '@flowmatch/meanflow';
+import { trainMeanFlowFrom, type MeanFlowRunOptions } from './meanflow-run.js';
 
-export interface MeanFlowImageRunOptions {
-  init?: string;
-  flowMatchingSeconds: number;
-  seconds: number;
-  maxSteps: number;
-  batchSize: number;
-  lr: number;
-  distinctShare: number;
-  timeMean: number;
-  timeStd: number;
-  power: number;
-  jvp: JvpMethod;
-  omega: number;
-  kappa: number;
-  window: [number, number];
-  /** Guidance as a model input: the range of scales it learns. */
-  scaleInput?: { min: number; max: number };
-  curriculumSteps: number;
+export interface MeanFlowImageRunOptions extends MeanFlowRunOptions {
   evalPerClass: number;
-  seed: number;
-  outDir: string;
-  progress: boolean;
-  log: (line: string) => void;
 }
 
 export interface ImageComparisonRow {
@@ -57,48 +37,16 @@ export async function runMeanFlowImage(o: MeanFlowImageRunOptions): Promise<{ ro
   }
   const { data } = await loadImageData({ imageSize: meta.dataset.shape[0], channels: meta.dataset.shape[2] as 1 | 3, seed: o.seed, log: o.log });
   const numClasses = meta.dataset.numClasses;
-  let built: ReturnType<typeof meanFlowModelFrom>;
+  const { model: trained, scale, summary } = await trainMeanFlowFrom(flowMatching, o, {
+    numClasses,
+    meta: { ...meta },
+    sampleData: (n, rng) => {
+      const b = data.sample(n, rng);
+      return { x1: b.x, extras: { labels: b.labels! } };
+    },
+  });
+  const model = trained as UNetVelocity;
   try {
-    built = meanFlowModelFrom(flowMatching, o.init ?? 'the flow matching U-Net', { guidanceInput: o.scaleInput !== undefined });
-  } catch (error) {
-    flowMatching.dispose();
-    throw error;
-  }
-  const model = built.model as UNetVelocity;
-  const report = built.report;
-  try {
-    const scale = o.scaleInput ? undefined : effectiveGuidance(o.omega, o.kappa);
-    o.log(
-      `MeanFlow U-Net (${model.parameterCount()} parameters; ${report.copied.length} weights copied, ${report.zeroed.length} zeroed, ${report.fresh.length} new): ` +
-        `batch ${o.batchSize}, ${Math.round(o.distinctShare * 100)}% r ≠ t, times logit-normal(${o.timeMean}, ${o.timeStd}), p = ${o.power}, lr ${o.lr}, guidance ${scale !== undefined ? `ω = ${o.omega}, κ = ${o.kappa} (effective ${scale})` : `as an input, ${o.scaleInput!.min}..${o.scaleInput!.max}`}, up to ${o.maxSteps} steps or ${o.seconds}s`,
-    );
-    const { summary } = await trainMeanFlow({
-      model,
-      objective: {
-        sampleData: (n, rng) => {
-          const b = data.sample(n, rng);
-          return { x1: b.x, extras: { labels: b.labels! } };
-        },
-        batchSize: o.batchSize,
-        times: { mean: o.timeMean, std: o.timeStd, distinctShare: o.distinctShare },
-        weighting: { power: o.power, epsilon: meanFlowImageDefaults.weighting.epsilon },
-        jvp: o.jvp,
-        guidance: { numClasses, labelDropout: meanFlowImageDefaults.guidance.labelDropout, omega: o.omega, kappa: o.kappa, window: o.window, scaleInput: o.scaleInput },
-        curriculumSteps: o.curriculumSteps,
-      },
-      steps: o.maxSteps,
-      seconds: o.seconds > 0 ? o.seconds : undefined,
-      lr: o.lr,
-      warmupSteps: 100,
-      emaDecay: 0.999,
-      gradClipNorm: 1,
-      seed: o.seed,
-      checkpointPath: join(o.outDir, 'model.safetensors'),
-      checkpointEvery: 250,
-      progress: o.progress,
-      meta: { ...meta },
-      init: o.init,
-    });
     // Scores: the evaluation classifier of @flowmatch/image on evalPerClass samples per class for each row.
     const classifier = (await loadOrTrainDigitClassifier({ seed: 0, log: o.log })).model;
     const rows: ImageComparisonRow[] = [];

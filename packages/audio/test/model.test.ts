@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf, Rng, Trainer, createPath, flowMatchingObjective, loadModel, saveCheckpoint } from '@flowmatch/core';
+import { tf, Rng, Trainer, createPath, flowMatchingObjective, loadModel } from '@flowmatch/core';
 import {
   SpectrogramUNet,
   jointLabel,

@@ -4,3 +4,4 @@ export * from './io/wav.js';
 export * from './io/spectrogram-png.js';
 export * from './data/wav-folder.js';
 export * from './recipes.js';
+export * from './eval/timbre-classifier.js';

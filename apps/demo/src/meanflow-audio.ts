@@ -1,0 +1,108 @@
+// `flowmatch meanflow --dataset notes`: joins @flowmatch/audio (notes, spectrogram U-Net, flow matching recipe,
+// evaluation) with @flowmatch/meanflow (objective, warm start, sampling); neither package imports the other.
+import { join } from 'node:path';
+import { tf, resolveBackend, type TrainSummary } from '@flowmatch/core';
+import { loadAudioCheckpoint, type SpectrogramUNet, type AudioModelMeta } from '@flowmatch/audio';
+import {
+  trainAudioModel,
+  loadAudioData,
+  loadOrTrainTimbreClassifier,
+  generateNotesAudio,
+  scoreNotes,
+  allLabels,
+  writeNotes,
+  saveComparisonPng,
+  formatQualityRow,
+  readerFeatures,
+  audioRecipeDefaults,
+  audioEvaluationDefaults,
+  type AudioQualityRow,
+} from '@flowmatch/audio/node';
+import { meanFlowImageDefaults } from '@flowmatch/meanflow';
+import { trainMeanFlowFrom, type MeanFlowRunOptions } from './meanflow-run.js';
+
+/**
+ * The notes run uses MeanFlow's class-conditional recipe (the paper's ImageNet settings, as for MNIST) after the
+ * flow matching recipe of `flowmatch audio`, each for that recipe's 20-minute budget.
+ */
+export const meanFlowAudioDefaults = { ...meanFlowImageDefaults, flowMatchingSeconds: audioRecipeDefaults.seconds, seconds: audioRecipeDefaults.seconds };
+
+/** The rows of the comparison: MeanFlow's jumps and flow matching's solvers at their NFE. */
+export const meanFlowAudioRows = {
+  meanFlowNfe: [1, 2],
+  flowMatching: [
+    { method: 'euler', nfe: 1 },
+    { method: 'euler', nfe: 2 },
+    { method: 'midpoint', nfe: 10 },
+    { method: 'midpoint', nfe: 32 },
+  ],
+} as const;
+
+export interface MeanFlowAudioRunOptions extends MeanFlowRunOptions {
+  /** Generated notes per (pitch, timbre) pair per row. */
+  evalPerLabel: number;
+}
+
+export async function runMeanFlowAudio(o: MeanFlowAudioRunOptions): Promise<{ rows: AudioQualityRow[]; summary: TrainSummary; flowMatchingSummary?: TrainSummary }> {
+  await resolveBackend();
+  let flowMatching: SpectrogramUNet;
+  let meta: AudioModelMeta;
+  let flowMatchingSummary: TrainSummary | undefined;
+  if (o.init) {
+    ({ model: flowMatching, meta } = await loadAudioCheckpoint(o.init));
+    if (meta.source !== 'notes') {
+      flowMatching.dispose();
+      throw new Error(`${o.init}: trained on ${meta.source}, not the bundled notes (--dataset notes)`);
+    }
+    o.log(`warm start from ${o.init}`);
+  } else {
+    o.log(`flow matching first (${o.flowMatchingSeconds}s, the recipe of flowmatch audio), then MeanFlow from it`);
+    const fm = await trainAudioModel({ seconds: o.flowMatchingSeconds, seed: o.seed, checkpointPath: join(o.outDir, 'flow-matching.safetensors'), progress: o.progress, log: o.log });
+    ({ model: flowMatching, meta, summary: flowMatchingSummary } = fm);
+  }
+  // The same notes and statistics as the flow matching run (its meta's normalisation is what the model learnt).
+  const { train, heldOut } = await loadAudioData({ ...audioRecipeDefaults, seed: o.seed, spectrogram: meta.spectrogram, log: o.log });
+  const numClasses = flowMatching.numClasses;
+  const { model: trained, scale, summary } = await trainMeanFlowFrom(flowMatching, o, {
+    numClasses,
+    meta: { ...meta },
+    sampleData: (n, rng) => {
+      const b = train.sample(n, rng);
+      return { x1: b.x, extras: { labels: tf.tensor1d(b.labels, 'int32') } };
+    },
+  });
+  const model = trained as SpectrogramUNet;
+  try {
+    const reader = await loadOrTrainTimbreClassifier({ spectrogram: meta.spectrogram, log: o.log, progress: o.progress });
+    const heldOutFeatures = readerFeatures(reader, heldOut);
+    const labels = allLabels(model.labelSpace, o.evalPerLabel);
+    const guidance = scale ?? (o.scaleInput!.min + o.scaleInput!.max) / 2;
+    const rows: AudioQualityRow[] = [];
+    const score = async (who: 'meanflow' | 'flow matching', m: SpectrogramUNet, method: string, nfe: number) => {
+      // A MeanFlow model with a fixed scale learnt the guided field: it samples with one branch (w = 1).
+      const weight = who === 'meanflow' && !o.scaleInput ? 1 : guidance;
+      const { notes, nfe: used, seconds } = generateNotesAudio(m, meta, { labels, guidance: weight, method: method as 'euler', nfe, seed: o.seed + 1, progress: o.progress, label: `${who} ${nfe} NFE` });
+      const row: AudioQualityRow = { model: who, method, nfe: used, guidance, seconds, ...scoreNotes(notes, meta, reader, heldOutFeatures) };
+      o.log(formatQualityRow(row));
+      rows.push(row);
+      if (who === 'meanflow' && nfe === 1) {
+        const dir = join(o.outDir, 'wav-meanflow-1nfe');
+        await writeNotes(dir, notes, meta.spectrogram.sampleRate);
+        await saveComparisonPng(join(o.outDir, 'spectrograms-meanflow-1nfe.png'), notes, heldOut, meta);
+        o.log(`one-step notes: ${dir}, ${join(o.outDir, 'spectrograms-meanflow-1nfe.png')}`);
+      }
+    };
+    try {
+      for (const nfe of meanFlowAudioRows.meanFlowNfe) await score('meanflow', model, 'meanflow', nfe);
+      for (const { method, nfe } of meanFlowAudioRows.flowMatching) await score('flow matching', flowMatching, method, nfe);
+    } finally {
+      reader.dispose();
+    }
+    return { rows, summary, flowMatchingSummary };
+  } finally {
+    model.dispose();
+    flowMatching.dispose();
+  }
+}
+
+export const meanFlowAudioEvaluationDefaults = { evalPerLabel: audioEvaluationDefaults.perLabel };
