@@ -4,7 +4,8 @@
   python3 tools/bench/python/flowmatch_checkpoint.py CHECKPOINT --inputs IN.safetensors --out OUT.safetensors
           [--weights auto|ema|model]
 
-IN holds `x` (images NHWC [B, H, W, C] as flowmatch stores them, or points [B, dim]), `t` [B], and where the model
+IN holds `x` (images NHWC [B, H, W, C] as flowmatch stores them, spectrograms [B, frames, melBins], or points
+[B, dim]), `t` [B], and where the model
 takes them `labels` (integer [B]), `r` [B] and `guidance` [B] (the guidance scale, for models built with
 guidanceInput). OUT gets `v` (float32, x's shape and layout) and the metadata
 kind, weights (ema or model) and step. The command prints one JSON line describing what it loaded.
@@ -14,19 +15,22 @@ In Python: `loaded = load_checkpoint(path)`, then `loaded.model` is a torch.nn.M
 
 Checkpoint: plain safetensors, tensors prefixed `model.` (weights), `ema.` (EMA weights, optional) and `optim.`
 (optimizer state, not read here); string metadata format = "flowmatch-checkpoint", version = "1", step, and
-config (JSON). The architecture comes from config.model = {"kind": "unet" | "mlp", "config": {...}} (the
+config (JSON). The architecture comes from config.model = {"kind": "unet" | "spectrogram-unet" | "mlp",
+"config": {...}} (the
 model's resolved `model.config`), or in older checkpoints from config.meta.unet (meta.kind "image") or
 config.meta.model (meta.kind "2d"). Missing fields take the TypeScript defaults; a field the twin does not know,
 or a value it cannot represent, is an error rather than a silently different network. --weights auto (the
 default) takes the EMA weights when the checkpoint has them.
 
-Twins: unet.UNetVelocity (of @flowmatch/image's UNetVelocity) and mlp2d.MLPVelocity (of @flowmatch/core's
-MLPVelocity). Their module paths are flowmatch's, so only the leaves and layouts differ:
+Twins: unet.UNetVelocity (of @flowmatch/image's UNetVelocity), audio_unet.SpectrogramUNet (of @flowmatch/audio's
+SpectrogramUNet, kind "spectrogram-unet") and mlp2d.MLPVelocity (of @flowmatch/core's MLPVelocity). Their module paths are flowmatch's, so only the leaves and layouts differ:
 
   flowmatch tensor                           flowmatch layout          twin tensor                 conversion
   ---------------------------------------------------------------------------------------------------------------------
   C.weight, C a Conv2d                       [kh, kw, in, out] (NHWC)  C.weight (SameConv2d)       permute(3, 2, 0, 1)
                                                                                                    → [out, in, kh, kw]
+  C.weight, C a Conv1d (spectrogram U-Net)   [k, in, out] (NLC)        C.weight (SameConv1d)       permute(2, 1, 0)
+                                                                                                   → [out, in, k]
   L.weight, L a Linear                       [in, out]                 L.weight (nn.Linear)        transpose → [out, in]
   A.qkv.weight, A.proj.weight, A attention   [C, 3C], [C, C] (Linear   same (ChannelLinear, a      transpose, then
                                              over channels)            1×1 conv)                   [out, in, 1, 1]
@@ -46,6 +50,8 @@ MLPVelocity). Their module paths are flowmatch's, so only the leaves and layouts
          (guidanceInput only), {R}.embProj; A = down{l}_attn{i},
          up{l}_attn{i}, mid_attn; N = {R}.norm1, {R}.norm2, {A}.norm, outNorm; with R = down{l}_res{i}, mid_res0,
          mid_res1, up{l}_res{i}.
+  Spectrogram U-Net: the U-Net's names with Conv1d for C; pitchEmbedding [numPitches + 1, 4·base] and
+         timbreEmbedding [numTimbres + 1, 4·base] (last rows = null) in place of classEmbedding, both as is.
   MLP:   L = layer0 … layer{depth−1}, out.
 
 Every tensor of the chosen group must land in a twin tensor and every twin parameter and buffer must be filled,
@@ -65,7 +71,8 @@ import torch
 from torch import nn
 
 from mlp2d import ACTIVATIONS, MLPVelocity, SinusoidalFeatures
-from unet import ChannelLinear, SameConv2d, UNetVelocity
+from audio_unet import SpectrogramUNet
+from unet import ChannelLinear, SameConv1d, SameConv2d, UNetVelocity
 
 CHECKPOINT_FORMAT = "flowmatch-checkpoint"
 CHECKPOINT_VERSION = "1"
@@ -147,16 +154,24 @@ UNET_FIELDS = {"imageSize", "channels", "attentionLevels", *UNET_DEFAULTS}
 MLP_DEFAULTS = {"hidden": 128, "depth": 4, "activation": "silu", "timeEmbedding": "raw", "numClasses": 0, "secondTime": False,
                 "guidanceInput": False, "seed": 0}
 MLP_FIELDS = {"dim", *MLP_DEFAULTS}
+# resolveSpectrogramUNetConfig's defaults (packages/audio/src/model.ts).
+SPECTROGRAM_DEFAULTS = {
+    "numPitches": 0, "numTimbres": 0, "baseChannels": 128, "channelMults": [1, 2, 2], "blocksPerLevel": 1,
+    "attentionLevels": [], "midAttention": True, "attentionHeads": 4, "groups": 8, "dropout": 0, "secondTime": False,
+    "secondTimeInput": "interval", "guidanceInput": False, "timeScale": 1000, "seed": 0,
+}
+SPECTROGRAM_FIELDS = {"frames", "melBins", *SPECTROGRAM_DEFAULTS}
+KINDS = ("unet", "spectrogram-unet", "mlp")
 
 
 def architecture(config, source: str = "<config>"):
-    """(kind, fields) of the model a checkpoint config describes: "unet" or "mlp" and its config object."""
+    """(kind, fields) of the model a checkpoint config describes: a KINDS entry and its config object."""
     if not isinstance(config, dict):
         raise CheckpointError(f"{source}: config is not a JSON object")
     model = config.get("model")
     if isinstance(model, dict) and "kind" in model:
-        if model["kind"] not in ("unet", "mlp") or not isinstance(model.get("config"), dict):
-            raise CheckpointError(f"{source}: config.model must be {{\"kind\": \"unet\" | \"mlp\", \"config\": {{...}}}}, got kind {model.get('kind')!r}")
+        if model["kind"] not in KINDS or not isinstance(model.get("config"), dict):
+            raise CheckpointError(f"{source}: config.model must be {{\"kind\": {' | '.join(map(repr, KINDS))}, \"config\": {{...}}}}, got kind {model.get('kind')!r}")
         return model["kind"], model["config"]
     meta = config.get("meta")
     if isinstance(meta, dict) and meta.get("kind") == "image" and isinstance(meta.get("unet"), dict):
@@ -247,7 +262,46 @@ def build_mlp(fields: dict, source: str = "<config>") -> MLPVelocity:
                        num_classes=c["numClasses"], second_time=c["secondTime"], guidance_input=c["guidanceInput"])
 
 
+def build_spectrogram_unet(fields: dict, source: str = "<config>") -> SpectrogramUNet:
+    """The twin of a flowmatch SpectrogramUNet config (resolved or not), checked as flowmatch checks it."""
+    c = _resolve(fields, SPECTROGRAM_DEFAULTS, SPECTROGRAM_FIELDS, "SpectrogramUNet", source)
+    for name in ("frames", "melBins", "baseChannels", "blocksPerLevel", "groups", "attentionHeads"):
+        _positive_int(c.get(name), name, source)
+    for name in ("numPitches", "numTimbres"):
+        if isinstance(c[name], bool) or not isinstance(c[name], int) or c[name] < 0:
+            raise CheckpointError(f"{source}: {name} must be an integer >= 0, got {c[name]!r}")
+    mults, levels = c["channelMults"], c["attentionLevels"]
+    if not isinstance(mults, list) or not mults or any(isinstance(m, bool) or not isinstance(m, int) or m <= 0 for m in mults):
+        raise CheckpointError(f"{source}: channelMults must be a non-empty list of positive integers, got {mults!r}")
+    if not isinstance(levels, list) or any(not isinstance(l, int) or not 0 <= l < len(mults) for l in levels):
+        raise CheckpointError(f"{source}: attentionLevels must list level indices in 0..{len(mults) - 1}, got {levels!r}")
+    if c["baseChannels"] % 2:
+        raise CheckpointError(f"{source}: baseChannels must be even (the sinusoidal feature size), got {c['baseChannels']}")
+    if c["frames"] % 2 ** (len(mults) - 1):
+        raise CheckpointError(f"{source}: frames {c['frames']} is not divisible by 2^(levels − 1)")
+    if c["secondTimeInput"] not in ("interval", "r"):
+        raise CheckpointError(f"{source}: secondTimeInput must be 'interval' or 'r', got {c['secondTimeInput']!r}")
+    if not isinstance(c["timeScale"], (int, float)) or not (0 < c["timeScale"] < math.inf):
+        raise CheckpointError(f"{source}: timeScale must be a positive number, got {c['timeScale']!r}")
+    if not isinstance(c["dropout"], (int, float)) or not 0 <= c["dropout"] < 1:
+        raise CheckpointError(f"{source}: dropout must be in [0, 1), got {c['dropout']!r}")
+    for flag in ("midAttention", "secondTime", "guidanceInput"):
+        if not isinstance(c[flag], bool):
+            raise CheckpointError(f"{source}: {flag} must be true or false, got {c[flag]!r}")
+    try:
+        return SpectrogramUNet(
+            frames=c["frames"], mel_bins=c["melBins"], num_pitches=c["numPitches"], num_timbres=c["numTimbres"],
+            base_channels=c["baseChannels"], channel_mults=mults, blocks_per_level=c["blocksPerLevel"],
+            attention_levels=levels, mid_attention=c["midAttention"], attention_heads=c["attentionHeads"],
+            groups=c["groups"], dropout=c["dropout"], second_time=c["secondTime"],
+            second_time_input=c["secondTimeInput"], guidance_input=c["guidanceInput"], time_scale=float(c["timeScale"]))
+    except ValueError as error:  # e.g. channels that GroupNorm cannot split
+        raise CheckpointError(f"{source}: cannot build the SpectrogramUNet twin: {error}") from error
+
+
 def build_twin(kind: str, fields: dict, source: str = "<config>") -> nn.Module:
+    if kind == "spectrogram-unet":
+        return build_spectrogram_unet(fields, source)
     return build_unet(fields, source) if kind == "unet" else build_mlp(fields, source)
 
 
@@ -255,6 +309,10 @@ def build_twin(kind: str, fields: dict, source: str = "<config>") -> nn.Module:
 
 def _conv_kernel(w):  # [kh, kw, in, out] → [out, in, kh, kw]
     return w.permute(3, 2, 0, 1)
+
+
+def _conv1d_kernel(w):  # [k, in, out] → [out, in, k]
+    return w.permute(2, 1, 0)
 
 
 def _channel_linear(w):  # Linear [in, out] → 1×1 conv [out, in, 1, 1]
@@ -280,6 +338,9 @@ def flowmatch_names(twin: nn.Module) -> dict:
             mapping[p + "bias"] = (module.bias, _as_is)
         elif isinstance(module, SameConv2d):
             mapping[p + "weight"] = (module.weight, _conv_kernel)
+            mapping[p + "bias"] = (module.bias, _as_is)
+        elif isinstance(module, SameConv1d):
+            mapping[p + "weight"] = (module.weight, _conv1d_kernel)
             mapping[p + "bias"] = (module.bias, _as_is)
         elif isinstance(module, nn.Linear):
             mapping[p + "weight"] = (module.weight, _linear)
@@ -329,7 +390,7 @@ def load_flowmatch_state(twin: nn.Module, state: dict, source: str = "<state>") 
 @dataclass
 class LoadedTwin:
     model: nn.Module
-    kind: str  # "unet" or "mlp"
+    kind: str  # a KINDS entry
     fields: dict  # the architecture config as stored
     weights: str  # "ema" or "model"
     step: int
@@ -372,8 +433,8 @@ def load_checkpoint(path: str, weights: str = "auto") -> LoadedTwin:
 
 
 def velocity(loaded: LoadedTwin, x, t, labels=None, r=None, guidance=None):
-    """The twin's velocity in flowmatch's layouts: x NHWC [B, H, W, C] for the U-Net (NCHW inside), [B, dim] for
-    the MLP; t, r and guidance [B]; labels integer [B]."""
+    """The twin's velocity in flowmatch's layouts: x NHWC [B, H, W, C] for the U-Net (NCHW inside), [B, frames,
+    melBins] for the spectrogram U-Net (NCL inside), [B, dim] for the MLP; t, r and guidance [B]; labels integer [B]."""
     x = x.to(torch.float32)
     t = t.to(torch.float32).reshape(-1)
     r = None if r is None else r.to(torch.float32).reshape(-1)
@@ -385,6 +446,10 @@ def velocity(loaded: LoadedTwin, x, t, labels=None, r=None, guidance=None):
                 raise ValueError(f"x must be NHWC [B, H, W, C] for a U-Net, got shape {list(x.shape)}")
             v = loaded.model(x.permute(0, 3, 1, 2), t, labels, r, guidance)
             return v.permute(0, 2, 3, 1).contiguous()
+        if loaded.kind == "spectrogram-unet":
+            if x.dim() != 3:
+                raise ValueError(f"x must be [B, frames, melBins] for a spectrogram U-Net, got shape {list(x.shape)}")
+            return loaded.model(x.permute(0, 2, 1), t, labels, r, guidance).permute(0, 2, 1).contiguous()
         return loaded.model(x, t, labels, r, guidance)
 
 
@@ -392,7 +457,7 @@ def use_symmetric_padding(model: nn.Module) -> None:
     """Switches every convolution to PyTorch's symmetric padding=k//2: the twin as it was before it padded like
     tfjs. A diagnostic only, to measure what the tfjs rule fixes."""
     for module in model.modules():
-        if isinstance(module, SameConv2d):
+        if isinstance(module, (SameConv1d, SameConv2d)):
             module.padding_rule = "symmetric"
 
 

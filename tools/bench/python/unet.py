@@ -73,6 +73,32 @@ class SameConv2d(nn.Conv2d):
         return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride)
 
 
+class SameConv1d(nn.Conv1d):
+    """nn.Conv1d over [B, C, L] (NCL) that pads like tfjs's 'same', as SameConv2d does (flowmatch's Conv1d runs
+    as a 2-D convolution of a height-1 image, so the rule along frames is the 2-D rule along width)."""
+
+    padding_rule = "tfjs"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0)
+
+    def forward(self, x):
+        (k,), (s,) = self.kernel_size, self.stride
+        if self.padding_rule == "symmetric":
+            return F.conv1d(x, self.weight, self.bias, self.stride, k // 2)
+        left, right = tf_same_padding(x.shape[2], k, s)
+        if left == right:
+            return F.conv1d(x, self.weight, self.bias, self.stride, left)
+        return F.conv1d(F.pad(x, (left, right)), self.weight, self.bias, self.stride)
+
+
+def same_conv(dims: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
+    """flowmatch's createConv: a 'same'-padded convolution over 2 spatial axes (NCHW) or 1 (NCL, frames)."""
+    if dims not in (1, 2):
+        raise ValueError(f"dims must be 1 or 2, got {dims!r}")
+    return (SameConv1d if dims == 1 else SameConv2d)(in_channels, out_channels, kernel_size, stride)
+
+
 class ChannelLinear(nn.Conv2d):
     """A Linear layer over the channel axis, run as a 1×1 convolution on NCHW. Its own class (rather than a
     plain 1×1 nn.Conv2d) because flowmatch stores it as a Linear ([in, out]), not as a conv kernel."""
@@ -95,24 +121,29 @@ class ScalarEmbedding(nn.Module):
 
 
 class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, emb: int, groups: int, dropout: float = 0.0):
+    """dims 2: on NCHW; dims 1: on NCL (flowmatch's ResBlock with dims 1, width-3 convolutions over frames)."""
+
+    def __init__(self, cin: int, cout: int, emb: int, groups: int, dropout: float = 0.0, dims: int = 2):
         super().__init__()
+        self.dims = dims
         self.norm1 = nn.GroupNorm(groups, cin)
-        self.conv1 = SameConv2d(cin, cout, 3)
+        self.conv1 = same_conv(dims, cin, cout, 3)
         self.embProj = nn.Linear(emb, cout)
         self.norm2 = nn.GroupNorm(groups, cout)
         self.dropout = nn.Dropout(dropout)
-        self.conv2 = SameConv2d(cout, cout, 3)
-        self.skip = SameConv2d(cin, cout, 1) if cin != cout else None
+        self.conv2 = same_conv(dims, cout, cout, 3)
+        self.skip = same_conv(dims, cin, cout, 1) if cin != cout else None
 
     def forward(self, x, emb):
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.embProj(F.silu(emb))[:, :, None, None]
+        h = h + self.embProj(F.silu(emb))[(...,) + (None,) * self.dims]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return (x if self.skip is None else self.skip(x)) + h
 
 
 class Attention(nn.Module):
+    """Self-attention over every spatial position of NCHW or NCL (the positions are flattened either way)."""
+
     def __init__(self, channels: int, groups: int, heads: int = 1):
         super().__init__()
         if channels % heads != 0:
@@ -123,36 +154,102 @@ class Attention(nn.Module):
         self.proj = ChannelLinear(channels, channels)
 
     def forward(self, x):
-        b, c, h, w = x.shape
-        n, heads = h * w, self.heads
+        b, c = x.shape[:2]
+        n, heads = math.prod(x.shape[2:]), self.heads
         d = c // heads
+        # qkv (a 1×1 conv) runs on [B, C, N, 1] for any number of spatial axes.
         # qkv's channels are [q | k | v], each split into heads of d consecutive channels (flowmatch's order).
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, heads, d, n).unbind(1)
+        q, k, v = self.qkv(self.norm(x).reshape(b, c, n, 1)).reshape(b, 3, heads, d, n).unbind(1)
         q, k, v = (m.reshape(b * heads, d, n) for m in (q, k, v))
         scores = torch.bmm(q.transpose(1, 2), k) / math.sqrt(d)  # [B·heads, N, N]
         out = torch.bmm(v, scores.softmax(dim=-1).transpose(1, 2))  # [B·heads, d, N]
-        return x + self.proj(out.reshape(b, c, h, w))
+        return x + self.proj(out.reshape(b, c, n, 1)).reshape(x.shape)
 
 
 class Downsample(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, dims: int = 2):
         super().__init__()
-        self.conv = SameConv2d(channels, channels, 3, stride=2)
+        self.conv = same_conv(dims, channels, channels, 3, stride=2)
 
     def forward(self, x):
         return self.conv(x)
 
 
 class Upsample(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, dims: int = 2):
         super().__init__()
-        self.conv = SameConv2d(channels, channels, 3)
+        self.conv = same_conv(dims, channels, channels, 3)
 
-    def forward(self, x):
+    def forward(self, x):  # nearest 2× over every spatial axis (NCHW or NCL)
         return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
-class UNetVelocity(nn.Module):
+class UNetBackbone(nn.Module):
+    """flowmatch's UNetBackbone (packages/core/src/nn/unet.ts): the U-Net body without its conditioning, for twins
+    to extend. build_unet registers its layers on the model itself under flowmatch's flat names (inConv,
+    down0_res0, ..., outConv); run_unet(x, emb) takes channels-first x ([B, C, H, W] for dims 2, [B, C, L] for dims
+    1) and the conditioning embedding [B, emb]."""
+
+    def build_unet(self, dims, in_channels, out_channels, base_channels, channel_mults, blocks_per_level,
+                   attention_levels, mid_attention, attention_heads, groups, dropout, emb):
+        base = base_channels
+        self.inConv = same_conv(dims, in_channels, base, 3)
+        # Forward order as lists of flowmatch module names; the modules themselves are attributes by those names.
+        self.down_steps, self.up_steps = [], []
+        skips = [base]
+        ch = base
+        for level, mult in enumerate(channel_mults):
+            out = base * mult
+            for i in range(blocks_per_level):
+                self.add_module(f"down{level}_res{i}", ResBlock(ch, out, emb, groups, dropout, dims))
+                attn = f"down{level}_attn{i}" if level in attention_levels else None
+                if attn:
+                    self.add_module(attn, Attention(out, groups, attention_heads))
+                self.down_steps.append(("res", f"down{level}_res{i}", attn))
+                ch = out
+                skips.append(ch)
+            if level < len(channel_mults) - 1:
+                self.add_module(f"down{level}_downsample", Downsample(ch, dims))
+                self.down_steps.append(("down", f"down{level}_downsample", None))
+                skips.append(ch)
+        self.mid_res0 = ResBlock(ch, ch, emb, groups, dropout, dims)
+        self.mid_attn = Attention(ch, groups, attention_heads) if mid_attention else None
+        self.mid_res1 = ResBlock(ch, ch, emb, groups, dropout, dims)
+        for level in reversed(range(len(channel_mults))):
+            out = base * channel_mults[level]
+            for i in range(blocks_per_level + 1):
+                self.add_module(f"up{level}_res{i}", ResBlock(ch + skips.pop(), out, emb, groups, dropout, dims))
+                attn = f"up{level}_attn{i}" if level in attention_levels else None
+                if attn:
+                    self.add_module(attn, Attention(out, groups, attention_heads))
+                self.up_steps.append(("res", f"up{level}_res{i}", attn))
+                ch = out
+            if level > 0:
+                self.add_module(f"up{level}_upsample", Upsample(ch, dims))
+                self.up_steps.append(("up", f"up{level}_upsample", None))
+        self.outNorm = nn.GroupNorm(groups, ch)
+        self.outConv = same_conv(dims, ch, out_channels, 3)
+
+    def run_unet(self, x, emb):
+        h = self.inConv(x)
+        hs = [h]
+        for kind, name, attn in self.down_steps:
+            h = getattr(self, name)(h) if kind == "down" else getattr(self, name)(h, emb)
+            if attn:
+                h = getattr(self, attn)(h)
+            hs.append(h)
+        h = self.mid_res0(h, emb)
+        if self.mid_attn is not None:
+            h = self.mid_attn(h)
+        h = self.mid_res1(h, emb)
+        for kind, name, attn in self.up_steps:
+            h = getattr(self, name)(h) if kind == "up" else getattr(self, name)(torch.cat([h, hs.pop()], dim=1), emb)
+            if attn:
+                h = getattr(self, attn)(h)
+        return self.outConv(F.silu(self.outNorm(h)))
+
+
+class UNetVelocity(UNetBackbone):
     """The twin of flowmatch's UNetVelocity; arguments are its config fields (snake_case) with its defaults.
     forward(x [B, C, H, W] NCHW, t [B], labels [B] int or None, r [B] or None, guidance [B] or None)
     → velocity [B, C, H, W]."""
@@ -176,42 +273,8 @@ class UNetVelocity(nn.Module):
         self.guidanceEmbed = ScalarEmbedding(base, emb, 10.0) if guidance_input else None
         # One row per class plus the null class (index num_classes).
         self.classEmbedding = nn.Embedding(num_classes + 1, emb) if num_classes > 0 else None
-        self.inConv = SameConv2d(channels, base, 3)
-        # Forward order as lists of flowmatch module names; the modules themselves are attributes by those names.
-        self.down_steps, self.up_steps = [], []
-        skips = [base]
-        ch = base
-        for level, mult in enumerate(channel_mults):
-            out = base * mult
-            for i in range(blocks_per_level):
-                self.add_module(f"down{level}_res{i}", ResBlock(ch, out, emb, groups, dropout))
-                attn = f"down{level}_attn{i}" if level in attention_levels else None
-                if attn:
-                    self.add_module(attn, Attention(out, groups, attention_heads))
-                self.down_steps.append(("res", f"down{level}_res{i}", attn))
-                ch = out
-                skips.append(ch)
-            if level < len(channel_mults) - 1:
-                self.add_module(f"down{level}_downsample", Downsample(ch))
-                self.down_steps.append(("down", f"down{level}_downsample", None))
-                skips.append(ch)
-        self.mid_res0 = ResBlock(ch, ch, emb, groups, dropout)
-        self.mid_attn = Attention(ch, groups, attention_heads) if mid_attention else None
-        self.mid_res1 = ResBlock(ch, ch, emb, groups, dropout)
-        for level in reversed(range(len(channel_mults))):
-            out = base * channel_mults[level]
-            for i in range(blocks_per_level + 1):
-                self.add_module(f"up{level}_res{i}", ResBlock(ch + skips.pop(), out, emb, groups, dropout))
-                attn = f"up{level}_attn{i}" if level in attention_levels else None
-                if attn:
-                    self.add_module(attn, Attention(out, groups, attention_heads))
-                self.up_steps.append(("res", f"up{level}_res{i}", attn))
-                ch = out
-            if level > 0:
-                self.add_module(f"up{level}_upsample", Upsample(ch))
-                self.up_steps.append(("up", f"up{level}_upsample", None))
-        self.outNorm = nn.GroupNorm(groups, ch)
-        self.outConv = SameConv2d(ch, channels, 3)
+        self.build_unet(2, channels, channels, base, channel_mults, blocks_per_level, attention_levels, mid_attention,
+                        attention_heads, groups, dropout, emb)
 
     def embed(self, t, labels=None, r=None, guidance=None):
         emb = self.timeEmbed(t)
@@ -237,23 +300,7 @@ class UNetVelocity(nn.Module):
     def forward(self, x, t, labels=None, r=None, guidance=None):
         if self.image_size is not None and (x.dim() != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size)):
             raise ValueError(f"UNetVelocity expected x of shape [B, {self.channels}, {self.image_size}, {self.image_size}] (NCHW), got {list(x.shape)}")
-        emb = self.embed(t, labels, r, guidance)
-        h = self.inConv(x)
-        hs = [h]
-        for kind, name, attn in self.down_steps:
-            h = getattr(self, name)(h) if kind == "down" else getattr(self, name)(h, emb)
-            if attn:
-                h = getattr(self, attn)(h)
-            hs.append(h)
-        h = self.mid_res0(h, emb)
-        if self.mid_attn is not None:
-            h = self.mid_attn(h)
-        h = self.mid_res1(h, emb)
-        for kind, name, attn in self.up_steps:
-            h = getattr(self, name)(h) if kind == "up" else getattr(self, name)(torch.cat([h, hs.pop()], dim=1), emb)
-            if attn:
-                h = getattr(self, attn)(h)
-        return self.outConv(F.silu(self.outNorm(h)))
+        return self.run_unet(x, self.embed(t, labels, r, guidance))
 
 
 def build(args, **overrides) -> UNetVelocity:

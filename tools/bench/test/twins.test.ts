@@ -1,4 +1,4 @@
-// The PyTorch twins (python/unet.py, python/mlp2d.py) loaded with a flowmatch checkpoint through
+// The PyTorch twins (python/unet.py, python/audio_unet.py, python/mlp2d.py) loaded with a flowmatch checkpoint through
 // python/flowmatch_checkpoint.py must give our models' velocities, weight for weight.
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf, MLPVelocity, Module, Rng, saveCheckpoint, writeSafetensorsFile, readSafetensorsFile, type MLPVelocityConfig } from '@flowmatch/core';
 import { UNetVelocity, type UNetVelocityConfig } from '@flowmatch/image';
+import { SpectrogramUNet, jointLabel, type SpectrogramUNetConfig } from '@flowmatch/audio';
 import { pythonExecutable } from '../src/pytorch.js';
 
 const PYTHON = pythonExecutable();
@@ -73,8 +74,8 @@ interface Prepared {
  */
 async function prepare(
   name: string,
-  kind: 'unet' | 'mlp',
-  model: UNetVelocity | MLPVelocity,
+  kind: 'unet' | 'spectrogram-unet' | 'mlp',
+  model: UNetVelocity | SpectrogramUNet | MLPVelocity,
   inputs: Inputs,
   options: { groups?: { model: Record<string, tf.Tensor>; ema?: Record<string, tf.Tensor> }; config?: unknown } = {},
 ): Promise<Prepared> {
@@ -245,6 +246,36 @@ describe.skipIf(!hasTorch)('PyTorch twins loaded from flowmatch checkpoints', ()
     expect(printed).toMatchObject({ kind: 'mlp', parameters: model.parameterCount() });
     measured['MLP (second time, guidance input)'] = error;
     expect(error).toBeLessThan(TOLERANCE);
+    model.dispose();
+    tf.dispose(Object.values(inputs));
+  });
+
+  it('SpectrogramUNet, 12 frames (stride 2 on 12 and 6, odd 3-frame bottom), pitch × timbre labels with null parts, attention, r − t, guidance input: agrees; symmetric padding does not', async () => {
+    const config: SpectrogramUNetConfig = {
+      frames: 12, melBins: 6, numPitches: 3, numTimbres: 2, baseChannels: 8, channelMults: [1, 2, 2], blocksPerLevel: 1, attentionLevels: [1],
+      midAttention: true, attentionHeads: 2, groups: 4, secondTime: true, secondTimeInput: 'interval', guidanceInput: true, timeScale: 50, seed: 8,
+    };
+    const model = new SpectrogramUNet(config).eval();
+    perturb(model, new Rng(81));
+    const rng = new Rng(82);
+    const space = model.labelSpace;
+    // Both conditions, pitch only, timbre only, neither (the null label), and one more of each kind.
+    const labels = [jointLabel(space, 0, 1), jointLabel(space, 2, null), jointLabel(space, null, 0), jointLabel(space, null, null), jointLabel(space, 1, 0), jointLabel(space, 2, 1)];
+    const batch = labels.length;
+    const inputs: Inputs = {
+      x: tf.tensor3d(rng.normalArray(batch * 12 * 6), [batch, 12, 6]),
+      t: tf.tensor1d(rng.uniformArray(batch)),
+      r: tf.tensor1d(rng.uniformArray(batch)),
+      guidance: tf.tensor1d(rng.uniformArray(batch, 1, 8)),
+      labels: tf.tensor1d(labels, 'int32'),
+    };
+    const prepared = await prepare('spectrogram', 'spectrogram-unet', model, inputs, { config: { model: model.spec() } });
+    const [tfjsPadding, symmetricPadding] = await Promise.all([runTwin(prepared, 'spectrogram'), runTwin(prepared, 'spectrogram-symmetric', ['--symmetric-padding'])]);
+    expect(tfjsPadding.printed).toMatchObject({ kind: 'spectrogram-unet', weights: 'model', step: 7, parameters: model.parameterCount(), padding: 'tfjs' });
+    measured['SpectrogramUNet 12 frames'] = tfjsPadding.error;
+    measured['SpectrogramUNet, symmetric padding'] = symmetricPadding.error;
+    expect(tfjsPadding.error).toBeLessThan(1e-5);
+    expect(symmetricPadding.error).toBeGreaterThan(1e-2);
     model.dispose();
     tf.dispose(Object.values(inputs));
   });
