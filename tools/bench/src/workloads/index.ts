@@ -1,4 +1,5 @@
 import type { Workload } from '../harness.js';
+import { audioGriffinLim, audioLogMel } from './audio-dsp.js';
 import { audioUNetSample, audioUNetTrain } from './audio.js';
 import { meanFlow2dTrain, meanFlow2dTrainFm, meanFlowUNetTrain } from './meanflow.js';
 import { mlp2dSample, mlp2dTrain } from './mlp2d.js';
