@@ -6,4 +6,4 @@ import { mlp2dSample, mlp2dTrain } from './mlp2d.js';
 import { unetSample, unetTrain } from './unet.js';
 
 /** Every benchmark, in table order. A new workload is one more entry here. */
-export const workloads: Workload[] = [mlp2dTrain, mlp2dSample, unetTrain, unetSample, meanFlow2dTrain, meanFlow2dTrainFm, meanFlowUNetTrain, audioUNetTrain, audioUNetSample];
+export const workloads: Workload[] = [mlp2dTrain, mlp2dSample, unetTrain, unetSample, meanFlow2dTrain, meanFlow2dTrainFm, meanFlowUNetTrain, audioUNetTrain, audioUNetSample, audioLogMel, audioGriffinLim];
