@@ -314,27 +314,24 @@ export async function writeNotes(dir: string, notes: GeneratedNote[], sampleRate
 }
 
 /**
- * One PNG: for a few labels (rows), the held-out spectrogram of that label on the left, then generated ones of the
- * same label. Spectrograms are re-analysed from the audio (what the WAVs sound like).
+ * One PNG: a row per timbre; for the lowest, middle and highest pitch, the held-out spectrogram of that label and then
+ * up to `perLabel` generated ones, groups separated by a blank column. Generated spectrograms are re-analysed from the
+ * audio (what the WAVs sound like).
  */
-export async function saveComparisonPng(file: string, generated: GeneratedNote[], heldOut: SpectrogramDataset, meta: AudioModelMeta, perRow = 3): Promise<void> {
+export async function saveComparisonPng(file: string, generated: GeneratedNote[], heldOut: SpectrogramDataset, meta: AudioModelMeta, perLabel = 2): Promise<void> {
   const frames = spectrogramFrames(meta.spectrogram);
   const nMels = meta.spectrogram.nMels;
   const panel = (data: Float32Array) => ({ data, frames, nMels });
   const { pitches, timbres } = meta.labels;
-  // Lowest, middle and highest pitch with every timbre, as far as the generated notes have them.
-  const pick = [...new Set([0, Math.floor((pitches.length - 1) / 2), pitches.length - 1])].map((i) => pitches[i]);
-  const rows = [];
-  for (const midi of pick) {
-    for (const timbre of timbres) {
-      const gen = generated.filter((n) => n.midi === midi && n.timbre === timbre).slice(0, perRow);
-      if (!gen.length) continue;
-      const real = heldOut.clips.audio.findIndex((_, i) => heldOut.clips.pitches[heldOut.clips.pitch[i]] === midi && heldOut.clips.timbres[heldOut.clips.timbre[i]] === timbre);
-      const realPanel = real >= 0 ? [panel(denormalizeLogMel(heldOut.clip(real), heldOut.stats))] : [];
-      rows.push([...realPanel, ...gen.map((n) => panel(logMel(n.audio, meta.spectrogram)))]);
-    }
-  }
-  await saveSpectrogramGrid(file, rows, { scale: 2 });
+  const pick = [...new Set([0, Math.floor((pitches.length - 1) / 2), pitches.length - 1])].filter((i) => i >= 0).map((i) => pitches[i]);
+  const rows = (timbres.length ? timbres : [null]).map((timbre) =>
+    pick.flatMap((midi, g) => {
+      const gen = generated.filter((n) => n.midi === midi && n.timbre === timbre).slice(0, perLabel);
+      const real = heldOut.clips.audio.findIndex((_, i) => heldOut.clips.pitches[heldOut.clips.pitch[i]] === midi && (timbre === null || heldOut.clips.timbres[heldOut.clips.timbre[i]] === timbre));
+      return [...(g > 0 ? [null] : []), ...(real >= 0 ? [panel(denormalizeLogMel(heldOut.clip(real), heldOut.stats))] : []), ...gen.map((n) => panel(logMel(n.audio, meta.spectrogram)))];
+    }),
+  );
+  await saveSpectrogramGrid(file, rows, { scale: 1 });
 }
 
 /**

@@ -26,13 +26,13 @@ function colour(v: number): [number, number, number] {
 
 /**
  * Writes a grid of spectrograms as one PNG (atomically): rows[r][c] is drawn with time to the right and low
- * frequencies at the bottom, `scale` pixels per frame and mel bin, 4-pixel white gutters. All panels share one colour
+ * frequencies at the bottom (a null cell is a narrow blank, to separate groups), `scale` pixels per frame and mel bin, 4-pixel white gutters. All panels share one colour
  * range (the 1st to 99.5th percentile of every value), so louder and quieter notes compare honestly.
  */
-export async function saveSpectrogramGrid(file: string, rows: SpectrogramPanel[][], options: { scale?: number } = {}): Promise<void> {
+export async function saveSpectrogramGrid(file: string, rows: Array<Array<SpectrogramPanel | null>>, options: { scale?: number } = {}): Promise<void> {
   const scale = options.scale ?? 2;
   const gutter = 4;
-  const panels = rows.flat();
+  const panels = rows.flat().filter((p): p is SpectrogramPanel => p !== null);
   if (panels.length === 0) throw new RangeError(`saveSpectrogramGrid: nothing to draw into ${file}`);
   const { frames, nMels } = panels[0];
   for (const p of panels) {
@@ -41,15 +41,17 @@ export async function saveSpectrogramGrid(file: string, rows: SpectrogramPanel[]
   const all = Float32Array.from(panels.flatMap((p) => Array.from(p.data))).sort();
   const lo = all[Math.floor(0.01 * (all.length - 1))];
   const hi = all[Math.floor(0.995 * (all.length - 1))];
-  const cols = Math.max(...rows.map((r) => r.length));
   const pw = frames * scale;
   const ph = nMels * scale;
-  const width = cols * pw + (cols + 1) * gutter;
+  const separator = 3 * gutter;
+  const cellWidth = (panel: SpectrogramPanel | null) => (panel ? pw : separator) + gutter;
+  const width = gutter + Math.max(...rows.map((r) => r.reduce((w, p) => w + cellWidth(p), 0)));
   const height = rows.length * ph + (rows.length + 1) * gutter;
   const pixels = new Uint8Array(width * height * 3).fill(255);
   rows.forEach((row, r) =>
     row.forEach((panel, c) => {
-      const x0 = gutter + c * (pw + gutter);
+      if (!panel) return;
+      const x0 = gutter + row.slice(0, c).reduce((w, p) => w + cellWidth(p), 0);
       const y0 = gutter + r * (ph + gutter);
       for (let f = 0; f < frames; f++) {
         for (let m = 0; m < nMels; m++) {
