@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { tf, Rng, createModel, trainToy2d, evaluateToy2d, drawToy2d, loadModel, parseToy2dMeta, encodeNpy, encodeCsv, type MLPVelocity } from '@flowmatch/core';
 import { UNetVelocity, sampleImages } from '@flowmatch/image';
-import { meanFlowSpec, warmStart } from '@flowmatch/meanflow';
+import { meanFlowSpec, warmStart, jvp } from '@flowmatch/meanflow';
+import { SpectrogramUNet, sampleSpectrograms } from '@flowmatch/audio';
 import { sample } from '@flowmatch/solvers';
 import { trainImageModel, evaluateImageModel, sampleImageCheckpoint } from '@flowmatch/image/node';
 import { plot2d } from '../src/two-d.js';
@@ -121,6 +122,51 @@ describe('MeanFlow on the U-Net (image and meanflow joined, as `flowmatch meanfl
     expect(drawn.shape).toEqual([3, 8, 8, 1]);
     tf.dispose([x, t, labels, v]);
     fm.dispose();
+    mf.dispose();
+  });
+});
+
+describe('MeanFlow on the spectrogram U-Net (audio and meanflow joined, as `flowmatch meanflow --dataset notes` does)', () => {
+  const config = { frames: 8, melBins: 16, numPitches: 3, numTimbres: 2, baseChannels: 16, channelMults: [1, 2], seed: 3 };
+
+  it('a warm-started MeanFlow model is the flow matching model for every r, and samples in one jump', () => {
+    const fm = new SpectrogramUNet(config);
+    const mf = createModel(meanFlowSpec(fm.spec())) as SpectrogramUNet;
+    const report = warmStart(mf, fm.stateDict(), 'fm');
+    expect(report.zeroed.sort()).toEqual(['secondTimeEmbed.fc2.bias', 'secondTimeEmbed.fc2.weight']);
+    const rng = new Rng(5);
+    const x = tf.tensor3d(rng.normalArray(4 * 128), [4, 8, 16]);
+    const t = tf.tensor1d([0.1, 0.4, 0.6, 0.9]);
+    const labels = tf.tensor1d([0, 4, 7, 11], 'int32');
+    const v = fm.forward(x, t, { labels });
+    const u = mf.forward(x, t, { labels, r: tf.tensor1d([0.3, 0.5, 1, 1]) });
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(u, v))).dataSync()[0])).toBeLessThan(1e-5);
+    const drawn = sampleSpectrograms(mf, { labels: [0, 5, 11], guidance: 2, method: 'meanflow', nfe: 1 });
+    expect(drawn.nfe).toBe(1);
+    tf.dispose([x, t, labels, v, u]);
+    fm.dispose();
+    mf.dispose();
+  });
+
+  it("MeanFlow's exact JVP through it (two reverse passes: Conv1d, GroupNorm, SiLU, attention over frames) matches central differences", () => {
+    // timeScale 1: with the default 1000, t's sinusoid features reach frequency 1000, where a float32 central
+    // difference cannot resolve ∂/∂t; the exact JVP does not care, the reference does.
+    const mf = createModel(meanFlowSpec(new SpectrogramUNet({ ...config, timeScale: 1 }).spec())) as SpectrogramUNet;
+    const rng = new Rng(6);
+    const x = tf.tensor3d(rng.normalArray(2 * 128), [2, 8, 16]);
+    const t = tf.tensor1d([0.3, 0.7]);
+    const r = tf.tensor1d([0.6, 0.9]);
+    const labels = tf.tensor1d([1, 9], 'int32');
+    const dx = tf.tensor3d(rng.normalArray(2 * 128), [2, 8, 16]);
+    const dt = tf.ones([2]);
+    const f = (xi: tf.Tensor, ti: tf.Tensor) => mf.forward(xi, ti as tf.Tensor1D, { labels, r });
+    const exact = jvp(f, [x, t], [dx, dt], 'exact');
+    const fd = jvp(f, [x, t], [dx, dt], { finiteDifference: 1e-3 });
+    const scale = tf.max(tf.abs(exact)).dataSync()[0];
+    const error = tf.max(tf.abs(tf.sub(exact, fd))).dataSync()[0];
+    expect(scale).toBeGreaterThan(1e-3);
+    expect(error / scale).toBeLessThan(2e-2);
+    tf.dispose([x, t, r, labels, dx, dt, exact, fd]);
     mf.dispose();
   });
 });
