@@ -6,26 +6,7 @@ import {
 } from '../src/dsp/mel.js';
 import { hzToMidi, midiToHz, midiToNoteName, parseNoteName } from '../src/dsp/notes.js';
 import { frameCount, hannWindow, istft, magnitude, stft, type StftOptions } from '../src/dsp/stft.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function noise(n: number, seed: number): Float32Array {
-  const r = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => 2 * r() - 1);
-}
-
-function tone(hz: number, sampleRate: number, n: number, amplitude = 0.5): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate));
-}
+import { dominantFrequency, noise, tone, uniform } from './signals.js';
 
 /** O(N^2) reference: torch.stft(center, reflect) written out literally, in float64. */
 function naiveStft(x: Float32Array, o: StftOptions): { re: Float64Array; im: Float64Array; frames: number } {
@@ -72,29 +53,6 @@ function snrDb(reference: Float32Array, estimate: Float32Array): number {
   return 10 * Math.log10(s / e);
 }
 
-/** Frequency of the largest DFT peak (Hann-windowed, zero-padded DFT) refined by parabolic interpolation of log magnitude. */
-function dominantFrequency(x: Float32Array, sampleRate: number): number {
-  const n = x.length;
-  const size = 4 * n;
-  const mags = new Float64Array(size / 2);
-  // Only search up to 2 kHz: enough for the tones here and keeps the O(N * bins) DFT cheap.
-  const maxBin = Math.min(size / 2 - 1, Math.ceil((2000 * size) / sampleRate));
-  for (let k = 1; k <= maxBin; k++) {
-    let a = 0;
-    let b = 0;
-    for (let i = 0; i < n; i++) {
-      const v = x[i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
-      a += v * Math.cos((2 * Math.PI * k * i) / size);
-      b -= v * Math.sin((2 * Math.PI * k * i) / size);
-    }
-    mags[k] = Math.hypot(a, b);
-  }
-  let best = 1;
-  for (let k = 2; k < maxBin; k++) if (mags[k] > mags[best]) best = k;
-  const [l, c, r] = [Math.log(mags[best - 1]), Math.log(mags[best]), Math.log(mags[best + 1])];
-  const delta = (0.5 * (l - r)) / (l - 2 * c + r);
-  return ((best + delta) * sampleRate) / size;
-}
 
 describe('stft', () => {
   const cases: StftOptions[] = [
@@ -298,7 +256,7 @@ describe('torchaudio agreement', () => {
       { sampleRate, nFft: 512, hop: 128, winLength: 512, nMels: 64, fMin: 0, fMax: 8000, scale: 'slaney' as MelScale, norm: 'slaney' as const },
       { sampleRate, nFft: 1024, hop: 160, winLength: 400, nMels: 80, fMin: 20, fMax: 7000, scale: 'htk' as MelScale, norm: null },
     ];
-    const r = mulberry32(3);
+    const r = uniform(3);
     const signal = Float32Array.from({ length: 8000 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 330 * i) / sampleRate) + 0.2 * (r() - 0.5));
     const request = {
       fbanks: fbanks.map((f) => ({ ...f, bins: f.nFft / 2 + 1, sampleRate })),
@@ -344,7 +302,7 @@ describe('griffinLim', () => {
   const o = { nFft: 512, hop: 128 };
 
   it('spectral convergence falls with iterations', () => {
-    const r = mulberry32(5);
+    const r = uniform(5);
     // A chirp plus a little noise: a non-trivial phase structure.
     const x = Float32Array.from({ length: 8000 }, (_, i) => 0.5 * Math.sin(2 * Math.PI * (200 + (i / 8000) * 1500) * (i / sampleRate)) + 0.05 * (r() - 0.5));
     const s = stft(x, o);
@@ -391,7 +349,7 @@ describe('melToMagnitude', () => {
 
   for (const power of [1, 2] as const) {
     it(`power ${power}: pinv and nnls are non-negative and reproduce the mel spectrogram`, () => {
-      const r = mulberry32(11);
+      const r = uniform(11);
       const x = Float32Array.from({ length: 6000 }, (_, i) => 0.4 * Math.sin((2 * Math.PI * 523 * i) / 16000) + 0.1 * (r() - 0.5));
       const target = melSpectrogram(x, { ...mel, ...o, power });
       const fb = melFilterbank(mel);

@@ -6,48 +6,7 @@ import wavefile from 'wavefile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWavFolder } from '../src/node/data/wav-folder.js';
 import { decodeWav, encodeWav, readWav, resample, writeWav, type WavSampleFormat } from '../src/node/io/wav.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function noise(n: number, seed: number, amplitude = 0.99): Float32Array {
-  const r = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => amplitude * (2 * r() - 1));
-}
-
-function tone(hz: number, sampleRate: number, n: number, amplitude = 0.5): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate));
-}
-
-/** Largest Hann-windowed, zero-padded DFT peak below 2 kHz, refined by parabolic interpolation of log magnitude. */
-function dominantFrequency(x: Float32Array, sampleRate: number): number {
-  const n = x.length;
-  const size = 4 * n;
-  const maxBin = Math.ceil((2000 * size) / sampleRate);
-  const mags = new Float64Array(maxBin + 1);
-  for (let k = 1; k <= maxBin; k++) {
-    let a = 0;
-    let b = 0;
-    for (let i = 0; i < n; i++) {
-      const v = x[i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
-      a += v * Math.cos((2 * Math.PI * k * i) / size);
-      b -= v * Math.sin((2 * Math.PI * k * i) / size);
-    }
-    mags[k] = Math.hypot(a, b);
-  }
-  let best = 1;
-  for (let k = 2; k < maxBin; k++) if (mags[k] > mags[best]) best = k;
-  const [l, c, r] = [Math.log(mags[best - 1]), Math.log(mags[best]), Math.log(mags[best + 1])];
-  return ((best + (0.5 * (l - r)) / (l - 2 * c + r)) * sampleRate) / size;
-}
+import { dominantFrequency, noise, tone } from './signals.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -72,7 +31,7 @@ describe('encodeWav / decodeWav', () => {
     for (const channelCount of [1, 2]) {
       it(`round trips ${format}-bit ${channelCount === 1 ? 'mono' : 'stereo'} within the format's quantisation error`, () => {
         const channels = Array.from({ length: channelCount }, (_, c) => {
-          const x = noise(1001, 10 * c + format.length);
+          const x = noise(1001, 10 * c + format.length, 0.99);
           x[0] = 1;
           x[1] = -1;
           x[2] = 0;
@@ -133,12 +92,12 @@ describe('encodeWav / decodeWav', () => {
   });
 
   it('rejects bad input with a message that starts with the file name', () => {
-    const good = encodeWav(noise(1000, 3), 8000, '16');
+    const good = encodeWav(noise(1000, 3, 0.99), 8000, '16');
     expect(() => decodeWav(good.subarray(0, 500), 'half.wav')).toThrow(/^half\.wav: truncated: the data chunk declares 2000 bytes but only 456 are present/);
     expect(() => decodeWav(good.subarray(0, 30), 'head.wav')).toThrow(/^head\.wav: truncated 'fmt ' chunk/);
     expect(() => decodeWav(good.subarray(0, 5), 'tiny.wav')).toThrow(/^tiny\.wav: not a WAV file: only 5 bytes/);
     expect(() => decodeWav(new TextEncoder().encode('hello, this is not audio at all'), 'notes.wav')).toThrow(/^notes\.wav: not a WAV file: expected 'RIFF....WAVE'/);
-    const random = Uint8Array.from(noise(4096, 4), (v) => Math.floor((v + 1) * 127));
+    const random = Uint8Array.from(noise(4096, 4, 0.99), (v) => Math.floor((v + 1) * 127));
     expect(() => decodeWav(random, 'random.wav')).toThrow(/^random\.wav: not a WAV file/);
     const w64 = new wavefile.WaveFile();
     w64.fromScratch(1, 8000, '64', [0.1, 0.2]);
@@ -159,7 +118,7 @@ describe('encodeWav / decodeWav', () => {
 describe('files', () => {
   it('writeWav then readWav round trips; readWav errors name the path', async () => {
     const path = join(dir, 'round.wav');
-    const x = noise(777, 5);
+    const x = noise(777, 5, 0.99);
     await writeWav(path, x, 16000, '24');
     const d = await readWav(path);
     expect(d.sampleRate).toBe(16000);
@@ -173,7 +132,7 @@ describe('files', () => {
   const PYTHON = '/usr/bin/python3';
   const hasTorchaudio = spawnSync(PYTHON, ['-c', 'import torchaudio'], { encoding: 'utf8' }).status === 0;
   it.skipIf(!hasTorchaudio)('torchaudio reads the files we write as we do (all formats, stereo)', async () => {
-    const channels = [noise(300, 6), noise(300, 7)];
+    const channels = [noise(300, 6, 0.99), noise(300, 7, 0.99)];
     const paths: string[] = [];
     for (const format of FORMATS) {
       const path = join(dir, `ta-${format}.wav`);

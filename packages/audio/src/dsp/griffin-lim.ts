@@ -1,4 +1,5 @@
 // Phase reconstruction (fast Griffin-Lim) and the inversion of a mel filterbank back to a linear spectrogram.
+import { Rng } from '@flowmatch/core';
 import { melFilterbank, type MelOptions } from './mel.js';
 import FFT from 'fft.js';
 import { frameCount, hannWindow, type StftOptions } from './stft.js';
@@ -16,17 +17,6 @@ export interface GriffinLimOptions extends StftOptions {
   onIteration?: (iteration: number, spectralConvergence: number) => void;
 }
 
-/** Tiny seeded PRNG (mulberry32) so a reconstruction does not depend on Math.random. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** ||target - estimate||_F / ||target||_F (0 when both are zero). */
 export function spectralConvergence(target: Float32Array, estimate: Float32Array): number {
@@ -87,12 +77,13 @@ export function griffinLim(magnitude: Float32Array, frames: number, options: Gri
   const window = new Float32Array(nFft);
   window.set(hannWindow(winLength), Math.floor((nFft - winLength) / 2));
   const n = frames * bins;
-  const random = mulberry32(options.seed ?? 0);
+  // Seeded (core's Rng), so a reconstruction does not depend on Math.random.
+  const rng = new Rng(options.seed ?? 0);
   // The spectrogram to synthesise, magnitude * unit phasor, rounded to float32 at each step as the phasors were.
   const specRe = new Float32Array(n);
   const specIm = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const a = 2 * Math.PI * random();
+    const a = 2 * Math.PI * rng.next();
     specRe[i] = magnitude[i] * Math.fround(Math.cos(a));
     specIm[i] = magnitude[i] * Math.fround(Math.sin(a));
   }
