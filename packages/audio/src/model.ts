@@ -1,7 +1,12 @@
-import { tf, Rng, UNetBackbone, validateUNetLayout, TimeEmbedding, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
 import { nullLabel, type LabelSpace } from './labels.js';
 
-export interface SpectrogramUNetConfig {
+/**
+ * Shape defaults: baseChannels 128, channelMults [1, 2, 2], blocksPerLevel 1, no attention at the levels (attention
+ * over frames at the bottleneck: midAttention true), attentionHeads 4, groups 8, dropout 0. Time options (MeanFlow's
+ * second time, the guidance scale as an input): see core's UNetTimeOptions.
+ */
+export interface SpectrogramUNetConfig extends UNetShapeOptions, UNetTimeOptions {
   /** Frames of one spectrogram (the sequence length). Must be divisible by 2^(channelMults.length − 1). */
   frames: number;
   /** Mel bins: the input and output channels of the 1-D U-Net. */
@@ -10,30 +15,6 @@ export interface SpectrogramUNetConfig {
   numPitches?: number;
   /** Timbres the model is conditioned on (0: none). */
   numTimbres?: number;
-  /** Channels of the first level. Default 128. */
-  baseChannels?: number;
-  /** Per-level channel multipliers; the frame count halves between levels. Default [1, 2, 2]. */
-  channelMults?: number[];
-  /** Residual blocks per level on the way down (the way up has one more). Default 1. */
-  blocksPerLevel?: number;
-  /** Levels whose blocks get self-attention over frames. Default: none. */
-  attentionLevels?: number[];
-  /** Self-attention over frames at the bottleneck. Default true. */
-  midAttention?: boolean;
-  /** Default 4. */
-  attentionHeads?: number;
-  /** GroupNorm groups. Default 8. */
-  groups?: number;
-  dropout?: number;
-  /** MeanFlow's second time, extras.r of shape [B] (see @flowmatch/meanflow). Default false. */
-  secondTime?: boolean;
-  /** What the second-time branch embeds: 'interval' = r − t (default) or 'r'. */
-  secondTimeInput?: 'interval' | 'r';
-  /** The guidance scale as an input, extras.guidance of shape [B] (MeanFlow). Default false. */
-  guidanceInput?: boolean;
-  /** t is multiplied by this before the sinusoidal features. Default 1000. */
-  timeScale?: number;
-  seed?: number;
 }
 
 export type ResolvedSpectrogramUNetConfig = Required<SpectrogramUNetConfig>;
@@ -48,11 +29,7 @@ export function resolveSpectrogramUNetConfig(config: SpectrogramUNetConfig): Res
     attentionHeads: 4,
     groups: 8,
     dropout: 0,
-    secondTime: false,
-    secondTimeInput: 'interval',
-    guidanceInput: false,
-    timeScale: 1000,
-    seed: 0,
+    ...unetTimeDefaults,
     ...config,
     channelMults: [...(config.channelMults ?? [1, 2, 2])],
     attentionLevels: [...(config.attentionLevels ?? [])],
@@ -77,8 +54,7 @@ function validate(c: ResolvedSpectrogramUNetConfig): void {
   if (c.baseChannels % 2 !== 0) throw new RangeError(`SpectrogramUNet: baseChannels must be even (it is the sinusoidal time-feature size), got ${c.baseChannels}`);
   const down = 2 ** (c.channelMults.length - 1);
   if (c.frames % down !== 0) throw new RangeError(`SpectrogramUNet: frames ${c.frames} must be divisible by 2^(levels−1) = ${down} for ${c.channelMults.length} levels`);
-  if (!(c.timeScale > 0) || !Number.isFinite(c.timeScale)) throw new RangeError(`SpectrogramUNet: timeScale must be a positive number, got ${c.timeScale}`);
-  if (c.secondTimeInput !== 'interval' && c.secondTimeInput !== 'r') throw new RangeError(`SpectrogramUNet: secondTimeInput must be 'interval' or 'r', got ${String(c.secondTimeInput)}`);
+  validateUNetTimeOptions('SpectrogramUNet', c);
 }
 
 /**
@@ -95,9 +71,6 @@ function validate(c: ResolvedSpectrogramUNetConfig): void {
 export class SpectrogramUNet extends UNetBackbone {
   readonly config: ResolvedSpectrogramUNetConfig;
   readonly embDim: number;
-  private readonly timeEmbed: TimeEmbedding;
-  private readonly secondTimeEmbed?: TimeEmbedding;
-  private readonly guidanceEmbed?: TimeEmbedding;
   private readonly pitchEmbedding?: tf.Variable;
   private readonly timbreEmbedding?: tf.Variable;
 
@@ -109,9 +82,7 @@ export class SpectrogramUNet extends UNetBackbone {
     const rng = new Rng(c.seed);
     const dropoutRng = new Rng(c.seed).fork();
     const embDim = (this.embDim = 4 * c.baseChannels);
-    this.timeEmbed = this.registerModule('timeEmbed', new TimeEmbedding(c.baseChannels, embDim, c.timeScale, rng));
-    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new TimeEmbedding(c.baseChannels, embDim, c.timeScale, rng));
-    if (c.guidanceInput) this.guidanceEmbed = this.registerModule('guidanceEmbed', new TimeEmbedding(c.baseChannels, embDim, 10, rng));
+    this.buildTimeEmbeddings(c, c.baseChannels, embDim, rng);
     // One row per value plus the null row; looked up as oneHot · table (tf.gather's gradient is missing on wasm).
     const table = (n: number) => tf.tensor2d(rng.normalArray((n + 1) * embDim, 0, 1), [n + 1, embDim]);
     if (c.numPitches > 0) this.pitchEmbedding = this.registerParameter('pitchEmbedding', table(c.numPitches));
@@ -136,12 +107,7 @@ export class SpectrogramUNet extends UNetBackbone {
   /** The conditioning embedding [B, 4·baseChannels]. */
   embed(t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor2D {
     return tf.tidy(() => {
-      let emb: tf.Tensor = this.timeEmbed.forward(t);
-      if (this.secondTimeEmbed) {
-        const r = extras!.r!;
-        emb = tf.add(emb, this.secondTimeEmbed.forward(this.config.secondTimeInput === 'interval' ? (tf.sub(r, t) as tf.Tensor1D) : r));
-      }
-      if (this.guidanceEmbed) emb = tf.add(emb, this.guidanceEmbed.forward(extras!.guidance!));
+      let emb = this.embedTimes(t, extras);
       if (this.pitchEmbedding || this.timbreEmbedding) {
         const { numPitches, numTimbres } = this.config;
         const labels = tf.cast(extras?.labels ?? tf.fill([t.shape[0]], this.numClasses, 'int32'), 'int32') as tf.Tensor1D;

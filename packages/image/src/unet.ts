@@ -1,26 +1,15 @@
-import { tf, Rng, UNetBackbone, validateUNetLayout, TimeEmbedding, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
 
-export interface UNetVelocityConfig {
+/**
+ * Shape defaults: baseChannels 32, channelMults [1, 2, 2], blocksPerLevel 2, attention at the lowest resolution only
+ * (attentionLevels = [last]), midAttention true, attentionHeads 1, groups 8, dropout 0. Time options: see core's
+ * UNetTimeOptions.
+ */
+export interface UNetVelocityConfig extends UNetShapeOptions, UNetTimeOptions {
   /** Height = width of the (square) images. Must be divisible by 2^(channelMults.length − 1). */
   imageSize: number;
   /** Image channels, in and out (1 for grayscale, 3 for RGB). */
   channels: number;
-  /** Channels of the first level. Default 32. */
-  baseChannels?: number;
-  /** Per-level channel multipliers; the resolution halves between levels. Default [1, 2, 2]. */
-  channelMults?: number[];
-  /** Residual blocks per level on the way down (the way up has one more). Default 2. */
-  blocksPerLevel?: number;
-  /** Indices of the levels whose blocks get self-attention. Default: the lowest resolution only. */
-  attentionLevels?: number[];
-  /** Self-attention at the bottleneck (between its two residual blocks). Default true. */
-  midAttention?: boolean;
-  /** Attention heads (each level's channels must be divisible by it). Default 1. */
-  attentionHeads?: number;
-  /** GroupNorm groups (every channel count in the network must be divisible by it). Default 8. */
-  groups?: number;
-  /** Dropout inside residual blocks (training mode only). Default 0. */
-  dropout?: number;
   /**
    * Number of classes for extras.labels (int32, shape [B], values 0..numClasses). 0 = unconditional.
    * Label numClasses is the reserved null class ("no label") for classifier-free guidance; a missing
@@ -28,30 +17,6 @@ export interface UNetVelocityConfig {
    * 0..numClasses are not checked (that would read the tensor back) and add no class embedding.
    */
   numClasses?: number;
-  /**
-   * A second time input, extras.r of shape [B] (MeanFlow's u(x, r, t)): its own sinusoidal features and
-   * MLP, added to the time embedding. Default false.
-   */
-  secondTime?: boolean;
-  /**
-   * What the second-time branch embeds: 'interval' = r − t, the length of the jump (default, MeanFlow's (t, t − r) in
-   * its reversed time), or 'r' itself.
-   */
-  secondTimeInput?: 'interval' | 'r';
-  /**
-   * The guidance scale ω as an input, extras.guidance of shape [B] (a MeanFlow model trained with guidance as a
-   * condition samples at any ω in one step): its own sinusoidal features and MLP, added to the time embedding.
-   * Default false.
-   */
-  guidanceInput?: boolean;
-  /**
-   * t is multiplied by this before the sinusoidal features (frequencies timeScale·10000^(−k/half)). Default
-   * 1000, the range of DDPM's integer timesteps. Note ∂v/∂t grows with it (MeanFlow's JVP in t): a smaller
-   * scale gives a smoother dependence on time.
-   */
-  timeScale?: number;
-  /** Seed of the parameter initialisation (and dropout masks). Default 0. */
-  seed?: number;
 }
 
 export type ResolvedUNetVelocityConfig = Required<UNetVelocityConfig>;
@@ -67,11 +32,7 @@ export function resolveUNetConfig(config: UNetVelocityConfig): ResolvedUNetVeloc
     groups: 8,
     dropout: 0,
     numClasses: 0,
-    secondTime: false,
-    secondTimeInput: 'interval',
-    guidanceInput: false,
-    timeScale: 1000,
-    seed: 0,
+    ...unetTimeDefaults,
     ...config,
     channelMults: [...channelMults],
     attentionLevels: [...(config.attentionLevels ?? [channelMults.length - 1])],
@@ -96,10 +57,7 @@ function validate(c: ResolvedUNetVelocityConfig): void {
     throw new RangeError(`UNetVelocity: imageSize ${c.imageSize} must be divisible by 2^(levels−1) = ${down} for ${c.channelMults.length} levels`);
   }
   if (!Number.isInteger(c.numClasses) || c.numClasses < 0) throw new RangeError(`UNetVelocity: numClasses must be an integer >= 0, got ${c.numClasses}`);
-  if (!(c.timeScale > 0) || !Number.isFinite(c.timeScale)) throw new RangeError(`UNetVelocity: timeScale must be a positive number, got ${c.timeScale}`);
-  if (c.secondTimeInput !== 'interval' && c.secondTimeInput !== 'r') {
-    throw new RangeError(`UNetVelocity: secondTimeInput must be 'interval' or 'r', got ${String(c.secondTimeInput)}`);
-  }
+  validateUNetTimeOptions('UNetVelocity', c);
 }
 
 /**
@@ -113,9 +71,6 @@ export class UNetVelocity extends UNetBackbone {
   /** The resolved configuration (spec() stores it in checkpoints; loadModel rebuilds the model from it). */
   readonly config: ResolvedUNetVelocityConfig;
   readonly embDim: number;
-  private readonly timeEmbed: TimeEmbedding;
-  private readonly secondTimeEmbed?: TimeEmbedding;
-  private readonly guidanceEmbed?: TimeEmbedding;
   private readonly classEmbedding?: tf.Variable;
 
   constructor(config: UNetVelocityConfig) {
@@ -128,10 +83,7 @@ export class UNetVelocity extends UNetBackbone {
     const base = c.baseChannels;
     const embDim = (this.embDim = 4 * base);
 
-    this.timeEmbed = this.registerModule('timeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
-    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new TimeEmbedding(base, embDim, c.timeScale, rng));
-    // ω spans a few units (1..8, say), not [0, 1]: features up to frequency 10 keep neighbouring scales apart but smooth.
-    if (c.guidanceInput) this.guidanceEmbed = this.registerModule('guidanceEmbed', new TimeEmbedding(base, embDim, 10, rng));
+    this.buildTimeEmbeddings(c, base, embDim, rng);
     if (c.numClasses > 0) {
       // One row per class plus the null class (index numClasses). Looked up as oneHot · table: the gradient
       // of tf.gather needs UnsortedSegmentSum, which tfjs-backend-wasm does not have.
@@ -148,12 +100,7 @@ export class UNetVelocity extends UNetBackbone {
   /** The conditioning embedding [B, 4·baseChannels] from t, extras.r, extras.guidance and extras.labels. */
   embed(t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor2D {
     return tf.tidy(() => {
-      let emb: tf.Tensor = this.timeEmbed.forward(t);
-      if (this.secondTimeEmbed) {
-        const r = extras!.r!;
-        emb = tf.add(emb, this.secondTimeEmbed.forward(this.config.secondTimeInput === 'interval' ? (tf.sub(r, t) as tf.Tensor1D) : r));
-      }
-      if (this.guidanceEmbed) emb = tf.add(emb, this.guidanceEmbed.forward(extras!.guidance!));
+      let emb = this.embedTimes(t, extras);
       if (this.classEmbedding) {
         const n = this.config.numClasses;
         const labels = extras?.labels ?? (tf.fill([t.shape[0]], n, 'int32') as tf.Tensor1D);

@@ -6,6 +6,65 @@ import { GroupNorm } from './group-norm.js';
 import { ResBlock } from './res-block.js';
 import { AttentionBlock } from './attention.js';
 import { Downsample, Upsample } from './resample.js';
+import { TimeEmbedding } from './embeddings.js';
+import type { ModelExtras } from '../types.js';
+
+/** The shape fields of a U-Net model's config (each model states its own defaults). */
+export interface UNetShapeOptions {
+  /** Channels of the first level. */
+  baseChannels?: number;
+  /** Per-level channel multipliers; the resolution halves between levels. */
+  channelMults?: number[];
+  /** Residual blocks per level on the way down (the way up has one more). */
+  blocksPerLevel?: number;
+  /** Indices of the levels whose blocks get self-attention. */
+  attentionLevels?: number[];
+  /** Self-attention at the bottleneck (between its two residual blocks). */
+  midAttention?: boolean;
+  /** Attention heads (each level's channels must be divisible by it). */
+  attentionHeads?: number;
+  /** GroupNorm groups (every channel count in the network must be divisible by it). */
+  groups?: number;
+  /** Dropout inside residual blocks (training mode only). */
+  dropout?: number;
+}
+
+/** The time inputs of a U-Net velocity model's config. */
+export interface UNetTimeOptions {
+  /**
+   * A second time input, extras.r of shape [B] (MeanFlow's u(x, r, t)): its own sinusoidal features and MLP, added to
+   * the time embedding. Default false.
+   */
+  secondTime?: boolean;
+  /**
+   * What the second-time branch embeds: 'interval' = r − t, the length of the jump (default, MeanFlow's (t, t − r) in
+   * its reversed time), or 'r' itself.
+   */
+  secondTimeInput?: 'interval' | 'r';
+  /**
+   * The guidance scale ω as an input, extras.guidance of shape [B] (a MeanFlow model trained with guidance as a
+   * condition samples at any ω in one step): its own sinusoidal features and MLP, added to the time embedding.
+   * Default false.
+   */
+  guidanceInput?: boolean;
+  /**
+   * t is multiplied by this before the sinusoidal features (frequencies timeScale·10000^(−k/half)). Default 1000, the
+   * range of DDPM's integer timesteps. Note ∂v/∂t grows with it (MeanFlow's JVP in t): a smaller scale gives a smoother
+   * dependence on time.
+   */
+  timeScale?: number;
+  /** Seed of the parameter initialisation (and dropout masks). Default 0. */
+  seed?: number;
+}
+
+/** The defaults of UNetTimeOptions. */
+export const unetTimeDefaults: Required<UNetTimeOptions> = { secondTime: false, secondTimeInput: 'interval', guidanceInput: false, timeScale: 1000, seed: 0 };
+
+/** Checks the time fields; errors start with `owner`. */
+export function validateUNetTimeOptions(owner: string, c: Required<UNetTimeOptions>): void {
+  if (!(c.timeScale > 0) || !Number.isFinite(c.timeScale)) throw new RangeError(`${owner}: timeScale must be a positive number, got ${c.timeScale}`);
+  if (c.secondTimeInput !== 'interval' && c.secondTimeInput !== 'r') throw new RangeError(`${owner}: secondTimeInput must be 'interval' or 'r', got ${String(c.secondTimeInput)}`);
+}
 
 /** The shape of a U-Net: what images (2-D, NHWC) and spectrograms (1-D over frames, [B, T, C]) share. */
 export interface UNetLayout {
@@ -79,6 +138,33 @@ export abstract class UNetBackbone extends Module {
   private mid2!: ResBlock;
   private outNorm!: GroupNorm;
   private outConv!: Conv1d | Conv2d;
+  private timeEmbed!: TimeEmbedding;
+  private secondTimeEmbed?: TimeEmbedding;
+  private guidanceEmbed?: TimeEmbedding;
+  private secondTimeInput: 'interval' | 'r' = 'interval';
+
+  /**
+   * Registers the time branches (timeEmbed [, secondTimeEmbed] [, guidanceEmbed]), drawing from rng first; each is
+   * sinusoid(featureDim) → Linear → SiLU → Linear(embDim).
+   */
+  protected buildTimeEmbeddings(c: Required<UNetTimeOptions>, featureDim: number, embDim: number, rng: Rng): void {
+    this.timeEmbed = this.registerModule('timeEmbed', new TimeEmbedding(featureDim, embDim, c.timeScale, rng));
+    if (c.secondTime) this.secondTimeEmbed = this.registerModule('secondTimeEmbed', new TimeEmbedding(featureDim, embDim, c.timeScale, rng));
+    // ω spans a few units (1..8, say), not [0, 1]: features up to frequency 10 keep neighbouring scales apart but smooth.
+    if (c.guidanceInput) this.guidanceEmbed = this.registerModule('guidanceEmbed', new TimeEmbedding(featureDim, embDim, 10, rng));
+    this.secondTimeInput = c.secondTimeInput;
+  }
+
+  /** The sum of the time branches' embeddings for t, extras.r and extras.guidance. */
+  protected embedTimes(t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor {
+    let emb: tf.Tensor = this.timeEmbed.forward(t);
+    if (this.secondTimeEmbed) {
+      const r = extras!.r!;
+      emb = tf.add(emb, this.secondTimeEmbed.forward(this.secondTimeInput === 'interval' ? (tf.sub(r, t) as tf.Tensor1D) : r));
+    }
+    if (this.guidanceEmbed) emb = tf.add(emb, this.guidanceEmbed.forward(extras!.guidance!));
+    return emb;
+  }
 
   /** Registers the layers of `layout`, drawing initial weights from rng in a fixed order. */
   protected buildUNet(owner: string, layout: UNetLayout, rng: Rng, dropoutRng: Rng): void {
