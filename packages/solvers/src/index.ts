@@ -33,6 +33,7 @@ export {
   type AdaptiveOptions,
 } from './integrate.js';
 export { sample, disposeSampleResult, type SampleOptions, type SampleResult, type SampleStepInfo } from './sample.js';
+export { sampleLabelled, checkLabels, type LabelledSampleOptions, type LabelledModel, type SampleLabelledRequest } from './labelled.js';
 export {
   logLikelihood,
   disposeLogLikelihoodResult,
