@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import parser, report, setup, timed
-from unet import ScalarEmbedding, UNetBackbone
+from unet import ScalarEmbedding, UNetBackbone, guided_midpoint
 
 
 class SpectrogramUNet(UNetBackbone):
@@ -151,24 +151,12 @@ def bench_sample(args):
     model = build(args).eval()
     n, steps, w = args.spectrograms, args.steps, args.cfg
     kt = args.timbres
-    h = 1.0 / steps
 
     def run():
         with torch.inference_mode():
             i = torch.arange(n)
             labels = (i % args.pitches) * (kt + 1) + i % kt
-            both = torch.cat([labels, torch.full_like(labels, model.null_label)])
-            x = torch.randn(n, args.mels, args.frames)
-
-            def velocity(x, t):
-                v = model(torch.cat([x, x]), torch.full((2 * n,), t), both)
-                cond, uncond = v.chunk(2)
-                return uncond + w * (cond - uncond)
-
-            for s in range(steps):
-                k1 = velocity(x, s * h)
-                x = x + h * velocity(x + (0.5 * h) * k1, (s + 0.5) * h)
-            return x
+            return guided_midpoint(model, torch.randn(n, args.mels, args.frames), labels, model.null_label, w, steps)
 
     iterations, seconds = timed(run, args.seconds, args.warmup_seconds)
     return {"unit": "spectrograms/s", "value": n * iterations / seconds, "iterations": iterations, "seconds": seconds}
