@@ -15,6 +15,12 @@ export interface SpectrogramUNetConfig extends UNetShapeOptions, UNetTimeOptions
   numPitches?: number;
   /** Timbres the model is conditioned on (0: none). */
   numTimbres?: number;
+  /**
+   * '1d' (default): a 1-D U-Net over frames, the mel bins as channels. '2d': a 2-D U-Net over the (frames × mels)
+   * image with one input channel, as image models do; melBins must then be divisible by 2^(levels − 1) too. Kept
+   * for the comparison in the README (the 2-D layout costs far more per step for less).
+   */
+  layout?: '1d' | '2d';
 }
 
 export type ResolvedSpectrogramUNetConfig = Required<SpectrogramUNetConfig>;
@@ -23,6 +29,7 @@ export function resolveSpectrogramUNetConfig(config: SpectrogramUNetConfig): Res
   return {
     numPitches: 0,
     numTimbres: 0,
+    layout: '1d',
     baseChannels: 128,
     blocksPerLevel: 1,
     midAttention: true,
@@ -38,7 +45,8 @@ export function resolveSpectrogramUNetConfig(config: SpectrogramUNetConfig): Res
 
 function layoutOf(c: ResolvedSpectrogramUNetConfig): UNetLayout {
   const { baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout } = c;
-  return { dims: 1, inChannels: c.melBins, outChannels: c.melBins, baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout, embDim: 4 * baseChannels };
+  const image = c.layout === '2d';
+  return { dims: image ? 2 : 1, inChannels: image ? 1 : c.melBins, outChannels: image ? 1 : c.melBins, baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout, embDim: 4 * baseChannels };
 }
 
 function validate(c: ResolvedSpectrogramUNetConfig): void {
@@ -54,6 +62,8 @@ function validate(c: ResolvedSpectrogramUNetConfig): void {
   if (c.baseChannels % 2 !== 0) throw new RangeError(`SpectrogramUNet: baseChannels must be even (it is the sinusoidal time-feature size), got ${c.baseChannels}`);
   const down = 2 ** (c.channelMults.length - 1);
   if (c.frames % down !== 0) throw new RangeError(`SpectrogramUNet: frames ${c.frames} must be divisible by 2^(levels−1) = ${down} for ${c.channelMults.length} levels`);
+  if (c.layout !== '1d' && c.layout !== '2d') throw new RangeError(`SpectrogramUNet: layout must be '1d' or '2d', got ${String(c.layout)}`);
+  if (c.layout === '2d' && c.melBins % down !== 0) throw new RangeError(`SpectrogramUNet: with layout '2d', melBins ${c.melBins} must be divisible by 2^(levels−1) = ${down}`);
   validateUNetTimeOptions('SpectrogramUNet', c);
 }
 
@@ -123,7 +133,12 @@ export class SpectrogramUNet extends UNetBackbone {
   /** x: [B, frames, melBins], t: [B] → velocity [B, frames, melBins]. */
   forward(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): tf.Tensor3D {
     this.checkInputs(x, t, extras);
-    return tf.tidy(() => this.runUNet(x as tf.Tensor3D, this.embed(t, extras)));
+    return tf.tidy(() => {
+      const emb = this.embed(t, extras);
+      if (this.config.layout === '1d') return this.runUNet(x as tf.Tensor3D, emb);
+      const [b, frames, mels] = x.shape;
+      return tf.reshape(this.runUNet(tf.reshape(x, [b, frames, mels, 1]) as tf.Tensor4D, emb), [b, frames, mels]) as tf.Tensor3D;
+    });
   }
 
   private checkInputs(x: tf.Tensor, t: tf.Tensor1D, extras?: ModelExtras): void {

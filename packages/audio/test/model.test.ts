@@ -66,6 +66,11 @@ describe('SpectrogramUNet', () => {
     expect(() => new SpectrogramUNet({ ...small, frames: 7 })).toThrow(/frames 7 must be divisible by 2/);
     expect(() => new SpectrogramUNet({ ...small, numPitches: -1 })).toThrow(/numPitches must be an integer >= 0/);
     model.dispose();
+    // The 2-D layout (the comparison in the README): the same contract over a (frames × mels) image.
+    const image = new SpectrogramUNet({ ...small, layout: '2d' });
+    expect(image.forward(x, tf.tensor1d([0.1, 0.8]), { labels: tf.tensor1d([0, 11], 'int32') }).shape).toEqual([2, 8, 16]);
+    expect(() => new SpectrogramUNet({ ...small, layout: '2d', melBins: 15 })).toThrow(/melBins 15 must be divisible by 2/);
+    image.dispose();
   });
 
   it('embeds a joint label as pitch row + timbre row: changing the timbre adds the same vector whatever the pitch', () => {

@@ -156,7 +156,7 @@ MLP_DEFAULTS = {"hidden": 128, "depth": 4, "activation": "silu", "timeEmbedding"
 MLP_FIELDS = {"dim", *MLP_DEFAULTS}
 # resolveSpectrogramUNetConfig's defaults (packages/audio/src/model.ts).
 SPECTROGRAM_DEFAULTS = {
-    "numPitches": 0, "numTimbres": 0, "baseChannels": 128, "channelMults": [1, 2, 2], "blocksPerLevel": 1,
+    "numPitches": 0, "numTimbres": 0, "layout": "1d", "baseChannels": 128, "channelMults": [1, 2, 2], "blocksPerLevel": 1,
     "attentionLevels": [], "midAttention": True, "attentionHeads": 4, "groups": 8, "dropout": 0, "secondTime": False,
     "secondTimeInput": "interval", "guidanceInput": False, "timeScale": 1000, "seed": 0,
 }
@@ -270,6 +270,8 @@ def build_spectrogram_unet(fields: dict, source: str = "<config>") -> Spectrogra
     for name in ("numPitches", "numTimbres"):
         if isinstance(c[name], bool) or not isinstance(c[name], int) or c[name] < 0:
             raise CheckpointError(f"{source}: {name} must be an integer >= 0, got {c[name]!r}")
+    if c["layout"] != "1d":
+        raise CheckpointError(f"{source}: layout {c['layout']!r} has no twin (the twin is the 1-D U-Net, layout '1d')")
     mults, levels = c["channelMults"], c["attentionLevels"]
     if not isinstance(mults, list) or not mults or any(isinstance(m, bool) or not isinstance(m, int) or m <= 0 for m in mults):
         raise CheckpointError(f"{source}: channelMults must be a non-empty list of positive integers, got {mults!r}")
