@@ -204,7 +204,7 @@ export interface GenerateAudioOptions {
 /** Samples spectrograms, de-normalises them and turns each into a waveform (NNLS mel inversion + fast Griffin-Lim). */
 export function generateNotesAudio(model: SpectrogramUNet, meta: AudioModelMeta, o: GenerateAudioOptions): { notes: GeneratedNote[]; nfe: number; seconds: number } {
   const started = performance.now();
-  const reporter = new ProgressReporter({ total: o.labels.length, label: o.label ?? 'sample', silent: !(o.progress ?? false) });
+  const reporter = new ProgressReporter({ total: o.labels.length, label: o.label ?? 'sample', unit: 'notes', silent: !(o.progress ?? false) });
   const out = sampleSpectrograms(model, { labels: o.labels, guidance: o.guidance, method: o.method, nfe: o.nfe, seed: o.seed, batchSize: o.batchSize, onBatch: (done) => reporter.update(done) });
   const size = out.shape[1] * out.shape[2];
   const space: LabelSpace = model.labelSpace;
