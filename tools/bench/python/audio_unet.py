@@ -31,11 +31,10 @@ import copy
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from common import parser, report, setup, timed
-from unet import ScalarEmbedding, UNetBackbone, guided_midpoint
+from unet import ScalarEmbedding, UNetBackbone, cfm_step, guided_midpoint
 
 
 class SpectrogramUNet(UNetBackbone):
@@ -127,23 +126,11 @@ def bench_train(args):
     pool = torch.randn(1024, args.mels, args.frames)
     pool_labels = torch.randint(0, kp, (1024,)) * (kt + 1) + torch.randint(0, kt, (1024,))
 
-    def step():
+    def draw():
         idx = torch.randint(0, pool.shape[0], (b,))
-        x1, labels = pool[idx], drop_conditions(pool_labels[idx], kp, kt, args.label_dropout)
-        x0 = torch.randn_like(x1)
-        t = torch.rand(b)
-        tb = t[:, None, None]
-        xt = tb * x1 + (1 - tb) * x0
-        loss = F.mse_loss(model(xt, t, labels), x1 - x0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            for pe, p in zip(ema.parameters(), model.parameters()):
-                pe.mul_(0.999).add_(p, alpha=0.001)
+        return pool[idx], drop_conditions(pool_labels[idx], kp, kt, args.label_dropout)
 
-    iterations, seconds = timed(step, args.seconds, args.warmup_seconds)
+    iterations, seconds = timed(cfm_step(model, ema, opt, draw), args.seconds, args.warmup_seconds)
     return {"unit": "spectrograms/s", "value": b * iterations / seconds, "iterations": iterations, "seconds": seconds}
 
 

@@ -1,4 +1,4 @@
-import { tf, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/core';
+import { tf, Rng } from '@flowmatch/core';
 import {
   SpectrogramUNet,
   defaultSpectrogramConfig,
@@ -12,6 +12,7 @@ import {
 } from '@flowmatch/audio';
 import { audioRecipeDefaults, audioSampleDefaults } from '@flowmatch/audio/node';
 import type { Workload } from '../harness.js';
+import { flowMatchingTrainStep } from './unet.js';
 
 /**
  * `flowmatch audio`'s default network (@flowmatch/audio/node's audioRecipeDefaults): a 1-D U-Net over the 64 frames of
@@ -83,24 +84,7 @@ export const audioUNetTrain: Workload = {
   prepare: () => {
     const model = new SpectrogramUNet(audioUNetConfig);
     const pool = randomSpectrogramPool();
-    const objective = flowMatchingObjective({ model, path: createPath('condot'), batchSize: trainBatch, sampleData: pool.draw });
-    const trainer = new Trainer(model, objective, {
-      steps: 1e9,
-      optimizer: { name: 'adamw', lr: audioRecipeDefaults.lr, weightDecay: 0 },
-      gradClipNorm: 1,
-      emaDecay: 0.999,
-      progress: false,
-    });
-    return {
-      iterate: () => trainer.trainStep(),
-      unitsPerIteration: trainBatch,
-      path: 'Trainer.trainStep (AdamW, clip, EMA) with flowMatchingObjective (condot) on SpectrogramUNet',
-      dispose: () => {
-        trainer.dispose();
-        model.dispose();
-        pool.dispose();
-      },
-    };
+    return flowMatchingTrainStep(model, pool, { batchSize: trainBatch, lr: audioRecipeDefaults.lr, path: 'Trainer.trainStep (AdamW, clip, EMA) with flowMatchingObjective (condot) on SpectrogramUNet' });
   },
 };
 

@@ -2,7 +2,8 @@ import { tf, Rng, Trainer, createPath, flowMatchingObjective } from '@flowmatch/
 import { sample } from '@flowmatch/solvers';
 import { UNetVelocity, classifierFreeGuidance, dropLabels, type UNetVelocityConfig } from '@flowmatch/image';
 import { imageRecipeDefaults } from '@flowmatch/image/node';
-import type { Workload } from '../harness.js';
+import type { PreparedWorkload, Workload } from '../harness.js';
+import type { VelocityModule } from '@flowmatch/core';
 
 /**
  * The `flowmatch image` defaults (@flowmatch/image/node's imageRecipeDefaults): a 0.27M-parameter class-conditional
@@ -51,6 +52,29 @@ export function randomImagePool(config: UNetVelocityConfig) {
   };
 }
 
+/**
+ * One flow matching step of the recipes' trainer settings (AdamW, clipping at 1, EMA 0.999, condot path) on `model`
+ * with batches from a random pool: the training workloads of the U-Net and the spectrogram U-Net.
+ */
+export function flowMatchingTrainStep(
+  model: VelocityModule,
+  pool: { draw: (n: number, r: Rng) => { x1: tf.Tensor; extras: { labels: tf.Tensor1D } }; dispose: () => void },
+  o: { batchSize: number; lr: number; path: string },
+): PreparedWorkload {
+  const objective = flowMatchingObjective({ model, path: createPath('condot'), batchSize: o.batchSize, sampleData: pool.draw });
+  const trainer = new Trainer(model, objective, { steps: 1e9, optimizer: { name: 'adamw', lr: o.lr, weightDecay: 0 }, gradClipNorm: 1, emaDecay: 0.999, progress: false });
+  return {
+    iterate: () => trainer.trainStep(),
+    unitsPerIteration: o.batchSize,
+    path: o.path,
+    dispose: () => {
+      trainer.dispose();
+      model.dispose();
+      pool.dispose();
+    },
+  };
+}
+
 export const unetTrain: Workload = {
   name: 'unet-train',
   unit: 'images/s',
@@ -59,29 +83,7 @@ export const unetTrain: Workload = {
   prepare: () => {
     const model = new UNetVelocity(unetConfig);
     const pool = randomImagePool(unetConfig);
-    const objective = flowMatchingObjective({
-      model,
-      path: createPath('condot'),
-      batchSize: trainBatch,
-      sampleData: pool.draw,
-    });
-    const trainer = new Trainer(model, objective, {
-      steps: 1e9,
-      optimizer: { name: 'adamw', lr: imageRecipeDefaults.lr, weightDecay: 0 },
-      gradClipNorm: 1,
-      emaDecay: 0.999,
-      progress: false,
-    });
-    return {
-      iterate: () => trainer.trainStep(),
-      unitsPerIteration: trainBatch,
-      path: 'Trainer.trainStep (AdamW, clip, EMA) with flowMatchingObjective (condot) on UNetVelocity',
-      dispose: () => {
-        trainer.dispose();
-        model.dispose();
-        pool.dispose();
-      },
-    };
+    return flowMatchingTrainStep(model, pool, { batchSize: trainBatch, lr: imageRecipeDefaults.lr, path: 'Trainer.trainStep (AdamW, clip, EMA) with flowMatchingObjective (condot) on UNetVelocity' });
   },
 };
 
