@@ -1,8 +1,7 @@
 // Phase reconstruction (fast Griffin-Lim) and the inversion of a mel filterbank back to a linear spectrogram.
 import { Rng } from '@flowmatch/core';
 import { melFilterbank, type MelOptions } from './mel.js';
-import FFT from 'fft.js';
-import { frameCount, hannWindow, type StftOptions } from './stft.js';
+import { fftOf, frameCount, hannWindow, type StftOptions } from './stft.js';
 
 export interface GriffinLimOptions extends StftOptions {
   /** Default 32. */
@@ -32,17 +31,6 @@ export function spectralConvergence(target: Float32Array, estimate: Float32Array
   }
   if (den === 0) return num === 0 ? 0 : Infinity;
   return Math.sqrt(num / den);
-}
-
-const fftCache = new Map<number, FFT>();
-
-function fftOf(n: number): FFT {
-  let f = fftCache.get(n);
-  if (f === undefined) {
-    f = new FFT(n);
-    fftCache.set(n, f);
-  }
-  return f;
 }
 
 /**

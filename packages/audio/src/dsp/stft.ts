@@ -26,7 +26,7 @@ export interface ComplexSpectrogram {
 const fftCache = new Map<number, FFT>();
 
 /** One FFT instance per size: building the twiddle table costs more than a transform of a single frame. */
-function fftOf(n: number): FFT {
+export function fftOf(n: number): FFT {
   let f = fftCache.get(n);
   if (f === undefined) {
     f = new FFT(n);
