@@ -18,6 +18,7 @@
 //            nearly zero (a plain sine); see fmBell.
 // Every note gets a random (seeded) envelope, loudness, slight detune and a little noise; see synthesizeNote.
 import { Rng } from '@flowmatch/core';
+import { defaultSpectrogramConfig } from '../spectrogram.js';
 
 export const NOTE_TIMBRES = ['sine', 'pluck', 'square', 'bell'] as const;
 export type NoteTimbre = (typeof NOTE_TIMBRES)[number];
@@ -63,8 +64,8 @@ export interface NotesDataset {
   samples: number;
 }
 
-const DEFAULT_SAMPLE_RATE = 16000;
-const DEFAULT_SAMPLES = 16128;
+// The model's clip: 16 kHz, 16128 samples = 64 STFT frames at hop 256 with centre padding.
+const { sampleRate: DEFAULT_SAMPLE_RATE, samples: DEFAULT_SAMPLES } = defaultSpectrogramConfig;
 /** Largest detune; with the sine's vibrato this stays well inside the 1% (17 cent) accuracy the evaluation asks. */
 const MAX_DETUNE_CENTS = 8;
 /** Noise floor relative to the note's peak. */
