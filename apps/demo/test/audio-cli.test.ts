@@ -69,6 +69,13 @@ describe('flowmatch audio', () => {
     const cls = flowmatch('sample', '--checkpoint', ckpt, '--class', '1');
     expect(cls.status).toBe(2);
     expect(cls.stderr).toMatch(/--class applies to image checkpoints/);
+    // meanflow --dataset notes: its own flags, and a warm start only from a model of the bundled notes.
+    const wrongFlag = flowmatch('meanflow', '--dataset', 'notes', '--eval-per-class', '3');
+    expect(wrongFlag.status).toBe(2);
+    expect(wrongFlag.stderr).toMatch(/--eval-per-class applies to --dataset mnist \(notes: --eval-per-label\)/);
+    const folderInit = flowmatch('meanflow', '--dataset', 'notes', '--init', ckpt, '--max-steps', '1', '--out', join(dir, 'mf'));
+    expect(folderInit.status).toBe(1);
+    expect(folderInit.stderr).toMatch(/model\.safetensors: trained on .*data, not the bundled notes/);
     const empty = flowmatch('audio', '--data', join(dir, 'nothing-here'), '--max-steps', '1');
     expect(empty.status).toBe(1);
     expect(empty.stderr).toMatch(/nothing-here/);

@@ -337,7 +337,8 @@ export async function saveComparisonPng(file: string, generated: GeneratedNote[]
 /**
  * The evaluation of `flowmatch audio`: per guidance weight, one note per (pitch, timbre) pair × perLabel, scored by
  * pitch (McLeod on the audio) and, with a timbre reader, timbre accuracy and Fréchet distance to the held-out notes.
- * The best row's notes (highest pitch accuracy) are written as WAVs and as spectrograms.png beside real ones.
+ * The best row's notes (highest pitch + timbre accuracy, then lowest Fréchet distance) are written as WAVs and as
+ * spectrograms.png beside real ones.
  */
 export async function evaluateAudioModel(model: SpectrogramUNet, meta: AudioModelMeta, heldOut: SpectrogramDataset, options: Partial<EvaluateAudioOptions> & Pick<EvaluateAudioOptions, 'outDir'>, reader?: TimbreReader) {
   const o: EvaluateAudioOptions = { ...audioEvaluationDefaults, log: (l) => console.log(l), ...options };
@@ -350,7 +351,7 @@ export async function evaluateAudioModel(model: SpectrogramUNet, meta: AudioMode
     const row: AudioQualityRow = { model: 'flow matching', method: o.solver, nfe, guidance, seconds, ...scoreNotes(notes, meta, reader, heldOutFeatures) };
     rows.push(row);
     o.log(formatQualityRow(row));
-    if (!best || row.pitchAccuracy > best.row.pitchAccuracy) best = { row, notes };
+    if (!best || betterRow(row, best.row)) best = { row, notes };
   }
   const wavDir = join(o.outDir, 'wav');
   const wavs = await writeNotes(wavDir, best!.notes, meta.spectrogram.sampleRate);
@@ -358,6 +359,13 @@ export async function evaluateAudioModel(model: SpectrogramUNet, meta: AudioMode
   await saveComparisonPng(png, best!.notes, heldOut, meta);
   o.log(`w=${best!.row.guidance}: ${wavs.length} WAVs in ${wavDir}, spectrograms (held-out | generated) in ${png}`);
   return { rows, wavDir, png, best: best!.row };
+}
+
+/** Whether row a beats row b: a higher pitch + timbre accuracy, or the same and a lower Fréchet distance. */
+export function betterRow(a: AudioQuality, b: AudioQuality): boolean {
+  const score = (r: AudioQuality) => (Number.isNaN(r.pitchAccuracy) ? 0 : r.pitchAccuracy) + (r.timbreAccuracy ?? 0);
+  if (score(a) !== score(b)) return score(a) > score(b);
+  return (a.frechet ?? Infinity) < (b.frechet ?? Infinity);
 }
 
 /** One line of a quality table. */
