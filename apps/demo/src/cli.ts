@@ -336,8 +336,10 @@ async function runAudio(args: string[], log: (l: string) => void): Promise<void>
     progress,
     log,
   });
-  const reader = run.meta.source === 'notes' ? await loadOrTrainTimbreClassifier({ spectrogram: run.meta.spectrogram, log, progress }) : undefined;
+  let reader: Awaited<ReturnType<typeof loadOrTrainTimbreClassifier>> | undefined;
   try {
+    // The timbre classifier knows the bundled notes' timbres; a folder's are scored by pitch only.
+    if (run.meta.source === 'notes') reader = await loadOrTrainTimbreClassifier({ spectrogram: run.meta.spectrogram, log, progress });
     const { rows } = await evaluateAudioModel(run.model, run.meta, run.heldOut, { ...evaluation, seed: seed + 1, outDir, progress, log }, reader);
     await writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ training: run.summary, quality: rows, timbreClassifierHeldOutAccuracy: reader?.heldOutAccuracy }, null, 2) + '\n');
     log(`wrote ${run.checkpointPath}, ${join(outDir, 'metrics.json')}`);
