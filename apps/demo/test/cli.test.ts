@@ -101,7 +101,7 @@ describe('flowmatch CLI', () => {
     expect(npy.subarray(10, 10 + (npy[8] | (npy[9] << 8))).toString('latin1')).toContain("'shape': (5, 3)");
     const without = flowmatch('sample', '--checkpoint', file);
     expect(without.status).toBe(1);
-    expect(without.stderr).toMatch(/linear\.safetensors: unknown model kind 'linear-test'; registered kinds: mlp, unet/);
+    expect(without.stderr).toMatch(/linear\.safetensors: unknown model kind 'linear-test'; registered kinds: mlp, spectrogram-unet, unet/);
   }, 60_000);
 
   it('reports bad flags and files with a message and exit code, never a stack', () => {
