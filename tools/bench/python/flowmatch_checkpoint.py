@@ -196,6 +196,19 @@ def _positive_int(value, name: str, source: str) -> int:
     return value
 
 
+def _check_unet_time_options(c: dict, source: str) -> None:
+    """The fields both U-Net twins check as core's validateUNetTimeOptions does, plus dropout and the flags."""
+    if c["secondTimeInput"] not in ("interval", "r"):
+        raise CheckpointError(f"{source}: secondTimeInput must be 'interval' or 'r', got {c['secondTimeInput']!r}")
+    if not isinstance(c["timeScale"], (int, float)) or not (0 < c["timeScale"] < math.inf):
+        raise CheckpointError(f"{source}: timeScale must be a positive number, got {c['timeScale']!r}")
+    if not isinstance(c["dropout"], (int, float)) or not 0 <= c["dropout"] < 1:
+        raise CheckpointError(f"{source}: dropout must be in [0, 1), got {c['dropout']!r}")
+    for flag in ("midAttention", "secondTime", "guidanceInput"):
+        if not isinstance(c[flag], bool):
+            raise CheckpointError(f"{source}: {flag} must be true or false, got {c[flag]!r}")
+
+
 def build_unet(fields: dict, source: str = "<config>") -> UNetVelocity:
     """The U-Net twin of a flowmatch UNetVelocity config (resolved or not), checked as flowmatch checks it."""
     c = _resolve(fields, UNET_DEFAULTS, UNET_FIELDS, "UNetVelocity", source)
@@ -219,15 +232,7 @@ def build_unet(fields: dict, source: str = "<config>") -> UNetVelocity:
             raise CheckpointError(f"{source}: level channels {ch} must be divisible by groups ({c['groups']}) and attentionHeads ({c['attentionHeads']})")
     if isinstance(c["numClasses"], bool) or not isinstance(c["numClasses"], int) or c["numClasses"] < 0:
         raise CheckpointError(f"{source}: numClasses must be an integer >= 0, got {c['numClasses']!r}")
-    if c["secondTimeInput"] not in ("interval", "r"):
-        raise CheckpointError(f"{source}: secondTimeInput must be 'interval' or 'r', got {c['secondTimeInput']!r}")
-    if not isinstance(c["timeScale"], (int, float)) or not (0 < c["timeScale"] < math.inf):
-        raise CheckpointError(f"{source}: timeScale must be a positive number, got {c['timeScale']!r}")
-    if not isinstance(c["dropout"], (int, float)) or not 0 <= c["dropout"] < 1:
-        raise CheckpointError(f"{source}: dropout must be in [0, 1), got {c['dropout']!r}")
-    for flag in ("midAttention", "secondTime", "guidanceInput"):
-        if not isinstance(c[flag], bool):
-            raise CheckpointError(f"{source}: {flag} must be true or false, got {c[flag]!r}")
+    _check_unet_time_options(c, source)
     try:
         return UNetVelocity(
             image_size=c["imageSize"], channels=c["channels"], base_channels=c["baseChannels"], channel_mults=mults,
@@ -281,15 +286,7 @@ def build_spectrogram_unet(fields: dict, source: str = "<config>") -> Spectrogra
         raise CheckpointError(f"{source}: baseChannels must be even (the sinusoidal feature size), got {c['baseChannels']}")
     if c["frames"] % 2 ** (len(mults) - 1):
         raise CheckpointError(f"{source}: frames {c['frames']} is not divisible by 2^(levels − 1)")
-    if c["secondTimeInput"] not in ("interval", "r"):
-        raise CheckpointError(f"{source}: secondTimeInput must be 'interval' or 'r', got {c['secondTimeInput']!r}")
-    if not isinstance(c["timeScale"], (int, float)) or not (0 < c["timeScale"] < math.inf):
-        raise CheckpointError(f"{source}: timeScale must be a positive number, got {c['timeScale']!r}")
-    if not isinstance(c["dropout"], (int, float)) or not 0 <= c["dropout"] < 1:
-        raise CheckpointError(f"{source}: dropout must be in [0, 1), got {c['dropout']!r}")
-    for flag in ("midAttention", "secondTime", "guidanceInput"):
-        if not isinstance(c[flag], bool):
-            raise CheckpointError(f"{source}: {flag} must be true or false, got {c[flag]!r}")
+    _check_unet_time_options(c, source)
     try:
         return SpectrogramUNet(
             frames=c["frames"], mel_bins=c["melBins"], num_pitches=c["numPitches"], num_timbres=c["numTimbres"],
