@@ -107,12 +107,12 @@ Usage:
       --dataset mnist: a class-conditional U-Net (flowmatch image's recipe first, ${meanFlowImageDefaults.flowMatchingSeconds} s, unless --init), then
       MeanFlow with training-time guidance (${meanFlowImageDefaults.seconds} s); grids and class agreement / Fréchet distance of the evaluation
       classifier for MeanFlow at ${meanFlowImageEvaluationDefaults.meanFlowNfe.join(', ')} NFE and flow matching at ${meanFlowImageEvaluationDefaults.flowMatching.map((r) => `${r.nfe}`).join(', ')} NFE.
-        --omega W --kappa K   guidance mix ṽ = ω·v + κ·u(c) + (1 − ω − κ)·u(∅) (default ${meanFlowImageDefaults.guidance.omega}, ${meanFlowImageDefaults.guidance.kappa}; effective scale ω/(1 − κ))
+        --omega W --kappa K   guidance mix ṽ = ω·v + κ·u(c) + (1 − ω − κ)·u(∅) (default ${meanFlowImageDefaults.guidance.omega}, ${meanFlowImageDefaults.guidance.kappa}; notes ${meanFlowAudioDefaults.guidance.omega}, ${meanFlowAudioDefaults.guidance.kappa}; effective scale ω/(1 − κ))
         --cfg-window A,B  the t-range where guidance applies (default ${meanFlowImageDefaults.guidance.window.join(',')})
         --scale-input A,B the guidance scale as a model input, drawn in [A, B]: one model samples any scale in one step
         --eval-per-class N  samples per class per row (default ${meanFlowImageEvaluationDefaults.evalPerClass})
       --dataset notes: the spectrogram U-Net of flowmatch audio (its recipe first, ${meanFlowAudioDefaults.flowMatchingSeconds} s, unless --init), then MeanFlow
-      with training-time guidance (${meanFlowAudioDefaults.seconds} s); pitch and timbre accuracy and Fréchet distance for MeanFlow at 1 and 2 NFE
+      (${meanFlowAudioDefaults.seconds} s, unguided by default: flow matching is best at w = 1 on notes); pitch and timbre accuracy and Fréchet distance for MeanFlow at 1 and 2 NFE
       beside flow matching at 1, 2, 10 and 32 NFE; WAVs of the one-step notes. Flags as for mnist.
 
   flowmatch sample --checkpoint FILE [--solver midpoint] [--nfe N] [--n N] [--out samples.npy]
