@@ -1,12 +1,9 @@
-import { griffinLim, logCompress, magnitude, melSpectrogram, stft } from '@flowmatch/audio';
+import { defaultSpectrogramConfig, griffinLim, logCompress, magnitude, melSpectrogram, stft } from '@flowmatch/audio';
 import type { Workload } from '../harness.js';
 
-// The audio model's spectrogram settings (packages/audio defaultSpectrogramConfig) on one long signal.
-const sampleRate = 16_000;
+// The audio model's spectrogram settings on one long signal (python/audio_dsp.py uses the same numbers).
+const { sampleRate, nFft, hop, nMels, fMin, fMax, melScale, logFloor } = defaultSpectrogramConfig;
 const seconds = 60;
-const nFft = 1024;
-const hop = 256;
-const nMels = 128;
 const iterations = 32;
 const momentum = 0.99;
 
@@ -32,13 +29,13 @@ export function audioTestSignal(): Float32Array {
 export const audioLogMel: Workload = {
   name: 'audio-logmel',
   unit: 'audio s/s',
-  description: `STFT + log-mel of ${seconds} s at ${sampleRate / 1000} kHz: nFft ${nFft}, hop ${hop}, ${nMels} Slaney mels, power 2, ln(max(x, 1e-5))`,
+  description: `STFT + log-mel of ${seconds} s at ${sampleRate / 1000} kHz: nFft ${nFft}, hop ${hop}, ${nMels} ${melScale} mels, power 2, ln(max(x, ${logFloor}))`,
   python: { script: 'audio_dsp.py', args: ['--workload', 'audio-logmel', '--audio-seconds', String(seconds)] },
   prepare: () => {
     const signal = audioTestSignal();
-    const options = { sampleRate, nFft, hop, nMels, fMin: 0, fMax: sampleRate / 2, scale: 'slaney' as const, norm: 'slaney' as const, power: 2 as const };
+    const options = { sampleRate, nFft, hop, nMels, fMin, fMax, scale: melScale, norm: 'slaney' as const, power: 2 as const };
     return {
-      iterate: () => logCompress(melSpectrogram(signal, options).data, 1e-5),
+      iterate: () => logCompress(melSpectrogram(signal, options).data, logFloor),
       unitsPerIteration: seconds,
       path: '@flowmatch/audio melSpectrogram + logCompress (plain TS, fft.js)',
       dispose: () => {},
