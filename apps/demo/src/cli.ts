@@ -34,6 +34,7 @@ import { plot2d, plot2dPanels } from './two-d.js';
 import { runMeanFlowImage } from './meanflow-image.js';
 import { runMeanFlowAudio, meanFlowAudioDefaults, meanFlowAudioEvaluationDefaults } from './meanflow-audio.js';
 import { loadPlugin } from './plugins.js';
+import { UsageError, num, signed, oneOf } from './command.js';
 
 const TWO_D_REPORT = toy2dEvaluationDefaults;
 const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults, audio: audioSampleDefaults, other: modelSampleDefaults } as const;
@@ -138,31 +139,6 @@ Environment:
   FM_THREADS=N                        threads for convolutions on wasm with @flowmatch/wasm-kernels (default: cores, at most 8)
   FM_EXTENSIONS=none                  run on tfjs's own kernels (no @flowmatch/wasm-kernels)
 `;
-
-class UsageError extends Error {}
-
-function num(name: string, value: string | undefined, fallback: number, { integer = false, min = 0 } = {}): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${value}'`);
-  }
-  return n;
-}
-
-/** A number of either sign from a flag. */
-function signed(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${value}'`);
-  return n;
-}
-
-function oneOf<T extends string>(name: string, value: string | undefined, fallback: T, allowed: readonly string[]): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got '${value}'`);
-  return value as T;
-}
 
 const solverName = (value: string | undefined, fallback: MethodName) => oneOf<MethodName>('solver', value, fallback, listMethods());
 
