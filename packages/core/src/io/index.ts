@@ -13,5 +13,6 @@ export {
   type LoadedCheckpoint,
 } from './checkpoint.js';
 export * from './load-model.js';
+export * from './export-weights.js';
 export * from './file-access.js';
 export * from './npy.js';
