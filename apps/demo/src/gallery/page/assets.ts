@@ -4,7 +4,7 @@
 // page can run the wasm backend.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface GalleryAsset {
@@ -24,7 +24,7 @@ function pageDir(): string {
 
 let cached: Promise<Map<string, GalleryAsset>> | undefined;
 
-/** Every file the page needs, keyed by URL path ('/', '/app.js', '/wasm/<file>.wasm'); built once per process. */
+/** Every file the page needs, keyed by URL path ('/', '/app.js', '/worker.js', '/wasm/<file>.wasm'); built once per process. */
 export function galleryAssets(): Promise<Map<string, GalleryAsset>> {
   cached ??= buildAssets().catch((err) => {
     cached = undefined; // a failed build (e.g. a syntax error being fixed) is retried on the next request
@@ -36,18 +36,21 @@ export function galleryAssets(): Promise<Map<string, GalleryAsset>> {
 async function buildAssets(): Promise<Map<string, GalleryAsset>> {
   const assets = new Map<string, GalleryAsset>();
   assets.set('/', { type: 'text/html; charset=utf-8', body: readFileSync(join(pageDir(), 'index.html'), 'utf8') });
-  assets.set('/app.js', { type: 'text/javascript; charset=utf-8', body: await bundlePage() });
+  for (const [path, code] of await bundlePage()) assets.set(path, { type: 'text/javascript; charset=utf-8', body: code });
   for (const [name, bytes] of wasmBinaries()) assets.set(`/wasm/${name}`, { type: 'application/wasm', body: bytes });
   return assets;
 }
 
-/** The page's script: app.ts and everything it imports, for the browser, as one ES module. */
-export async function bundlePage(options: { minify?: boolean } = {}): Promise<string> {
+/**
+ * The page's scripts as ES modules for the browser, keyed by URL path: '/app.js' (app.ts: the page, no tfjs) and
+ * '/worker.js' (worker.ts: the in-browser sampler — tfjs, the packages and the server's own sampling code).
+ */
+export async function bundlePage(options: { minify?: boolean } = {}): Promise<Map<string, string>> {
   // esbuild is imported lazily: the CLI's other commands never load it.
   const { build } = await import('esbuild');
   const here = pageDir();
   const result = await build({
-    entryPoints: [join(here, 'app.ts')],
+    entryPoints: { app: join(here, 'app.ts'), worker: join(here, 'worker.ts') },
     bundle: true,
     platform: 'browser',
     format: 'esm',
@@ -55,11 +58,12 @@ export async function bundlePage(options: { minify?: boolean } = {}): Promise<st
     minify: options.minify ?? true,
     sourcemap: false,
     write: false,
+    outdir: '/',
     logLevel: 'silent',
     conditions: ['@flowmatch/source'],
     absWorkingDir: here,
   });
-  return result.outputFiles[0].text;
+  return new Map(result.outputFiles.map((f) => [`/${basename(f.path)}`, f.text]));
 }
 
 /** tfjs-backend-wasm's .wasm files (plain, SIMD, threaded SIMD), found through Node's resolution from here. */
