@@ -179,6 +179,75 @@ export async function evaluateImageModel(model: UNetVelocity, meta: ImageModelMe
   return { quality, grids, trajectory };
 }
 
+/**
+ * How `flowmatch image` keeps to its announced time with the evaluation included: without an explicit
+ * --eval-per-class, training gets (1 − share) of --seconds and the evaluation what is left (at least `share`), sized
+ * by `planImageEvaluation` from the measured sampling speed.
+ */
+export const imageEvaluationBudgetDefaults = {
+  /** Share of the run's --seconds kept for the evaluation. */
+  share: 0.1,
+  /** Fewest samples per class and weight (the grids show 8; fewer than ~10 make the Fréchet distance mostly noise). */
+  minPerClass: 10,
+  /** Most per class: the fixed default's, which a generous budget does not exceed. */
+  maxPerClass: imageEvaluationDefaults.evalPerClass,
+  /** Images sampled to time one batch before sizing (two per class for MNIST). */
+  probeImages: 20,
+} as const;
+
+export interface ImageEvaluationPlan {
+  /** Samples per class and guidance weight that fit the budget, within [minPerClass, maxPerClass]. */
+  evalPerClass: number;
+  /** What the whole evaluation (every weight's samples and the trajectory strip) is expected to take. */
+  estimatedSeconds: number;
+  /** Measured seconds per image and model branch (guidance other than 1 doubles the branches). */
+  secondsPerImage: number;
+  /** The budget it was sized for. */
+  budgetSeconds: number;
+  /** True when even the minimum does not fit the budget (the minimum is used anyway). */
+  overBudget: boolean;
+}
+
+/** Model evaluations per image per solver step relative to the conditional field alone: CFG's w ≠ 1 runs two branches. */
+function guidanceBranches(model: UNetVelocity, weight: number): number {
+  return model.config.numClasses > 0 && !model.config.guidanceInput && weight !== 1 ? 2 : 1;
+}
+
+/**
+ * Sizes `evaluateImageModel`'s samples per class to a time budget: samples `probeImages` images once (the slowest
+ * guidance weight, the evaluation's solver and NFE, its batch size) to measure the seconds per image and branch, then
+ * picks the largest per-class count whose samples for every weight, plus the trajectory strip, fit `budgetSeconds`,
+ * clamped to [minPerClass, maxPerClass]. The probe's time is not counted in the estimate (it is spent before).
+ * The evaluation classifier's one-time training (when .fm-cache/ lacks it) is not included either.
+ */
+export function planImageEvaluation(
+  model: UNetVelocity,
+  meta: ImageModelMeta,
+  options: { budgetSeconds: number; guidance?: number[]; solver?: MethodName; nfe?: number; seed?: number; minPerClass?: number; maxPerClass?: number; probeImages?: number },
+): ImageEvaluationPlan {
+  const b = imageEvaluationBudgetDefaults;
+  const guidance = options.guidance ?? imageEvaluationDefaults.guidance;
+  const [minPerClass, maxPerClass] = [options.minPerClass ?? b.minPerClass, options.maxPerClass ?? b.maxPerClass];
+  if (!(options.budgetSeconds >= 0)) throw new RangeError(`planImageEvaluation: budgetSeconds must be >= 0, got ${options.budgetSeconds}`);
+  if (!Number.isInteger(minPerClass) || minPerClass < 1 || !Number.isInteger(maxPerClass) || maxPerClass < minPerClass) {
+    throw new RangeError(`planImageEvaluation: need integers 1 <= minPerClass <= maxPerClass, got ${minPerClass}, ${maxPerClass}`);
+  }
+  const classes = Math.max(1, meta.dataset.numClasses);
+  const probeWeight = guidance.reduce((worst, w) => (guidanceBranches(model, w) > guidanceBranches(model, worst) ? w : worst), guidance[0] ?? 1);
+  const probeCount = Math.max(1, options.probeImages ?? b.probeImages);
+  const labels = new Int32Array(probeCount).map((_, i) => (meta.dataset.numClasses > 0 ? i % classes : 0));
+  const started = performance.now();
+  sampleImages(model, { labels, guidance: probeWeight, method: options.solver ?? imageEvaluationDefaults.solver, nfe: options.nfe ?? imageEvaluationDefaults.nfe, seed: options.seed ?? 0, batchSize: 50 });
+  const secondsPerImage = (performance.now() - started) / 1000 / (probeCount * guidanceBranches(model, probeWeight));
+  // Per sample per class: every weight's branches for each class; fixed: one trajectory image per class near w = 1.
+  const perClassUnit = classes * guidance.reduce((sum, w) => sum + guidanceBranches(model, w), 0) * secondsPerImage;
+  const trajectoryWeight = [...guidance].sort((p, q) => Math.abs(p - 1) - Math.abs(q - 1))[0] ?? 1;
+  const fixed = classes * guidanceBranches(model, trajectoryWeight) * secondsPerImage;
+  const fits = perClassUnit > 0 ? Math.floor((options.budgetSeconds - fixed) / perClassUnit) : maxPerClass;
+  const evalPerClass = Math.min(maxPerClass, Math.max(minPerClass, fits));
+  return { evalPerClass, estimatedSeconds: fixed + evalPerClass * perClassUnit, secondsPerImage, budgetSeconds: options.budgetSeconds, overBudget: fits < minPerClass };
+}
+
 /** A strip per sample from noise (left) to image (right), 8 frames. */
 export async function saveTrajectory(model: UNetVelocity, file: string, options: SampleImagesOptions): Promise<void> {
   const { trajectory, shape } = sampleImages(model, { ...options, trajectoryFrames: 8 });
