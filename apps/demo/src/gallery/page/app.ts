@@ -365,7 +365,7 @@ async function show(container: HTMLElement, r: Shown): Promise<void> {
       const audio = el('audio', { controls: true, preload: 'metadata', src: c.wav, testid: 'clip-audio' });
       const canvas = el('canvas', { testid: 'clip-spectrogram', title: 'log-mel spectrogram: time to the right, low frequencies at the bottom' });
       clips.append(el('div', { className: 'clip', testid: 'clip' }, el('div', { className: 'label' }, `${i + 1}. ${label}${c.durationSeconds ? `, ${c.durationSeconds.toFixed(3)} s` : ''}`), canvas, audio));
-      if ('png' in c.spectrogram) await drawPicture(canvas, c.spectrogram.png);
+      if ('png' in c.spectrogram) await drawPicture(canvas, c.spectrogram.png, 1);
       else drawSpectrogram(canvas, c.spectrogram.logMel, c.spectrogram.frames, c.spectrogram.nMels);
     }
   }

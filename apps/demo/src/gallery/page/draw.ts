@@ -48,16 +48,21 @@ export async function drawPicture(canvas: HTMLCanvasElement, url: string, scale?
   drawScaled(canvas, img, scale);
 }
 
-function drawScaled(canvas: HTMLCanvasElement, source: HTMLCanvasElement | HTMLImageElement, scale?: number): void {
+/**
+ * `source` magnified by whole factors (pixels kept sharp): by default the one that brings it nearest ~440 pixels wide
+ * (28-pixel digits ×7; the server's already magnified grids ×1 or ×2).
+ */
+function drawScaled(canvas: HTMLCanvasElement, source: HTMLCanvasElement | HTMLImageElement, sx?: number, sy = sx): void {
   const w = source instanceof HTMLImageElement ? source.naturalWidth : source.width;
   const h = source instanceof HTMLImageElement ? source.naturalHeight : source.height;
-  // Small pictures (28-pixel digits) are magnified by a whole factor up to ~420 pixels wide.
-  const s = scale ?? Math.max(1, Math.min(8, Math.floor(420 / Math.max(w, 1))));
-  canvas.width = w * s;
-  canvas.height = h * s;
+  const fit = Math.max(1, Math.min(8, Math.round(440 / Math.max(w, 1))));
+  const x = sx ?? fit;
+  const y = sy ?? fit;
+  canvas.width = w * x;
+  canvas.height = h * y;
   const ctx = canvas.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(source, 0, 0, w * s, h * s);
+  ctx.drawImage(source, 0, 0, w * x, h * y);
 }
 
 // The ramp of the CLI's spectrogram PNGs (black → purple → orange → pale yellow), so both look alike.
@@ -93,7 +98,8 @@ export function drawSpectrogram(canvas: HTMLCanvasElement, logMel: Float32Array,
     for (let m = 0; m < nMels; m++) rampColour((logMel[f * nMels + m] - lo) / (hi - lo || 1), pixels.data, ((nMels - 1 - m) * frames + f) * 4);
   }
   ctx.putImageData(pixels, 0, 0);
-  drawScaled(canvas, native, Math.max(1, Math.min(6, Math.floor(240 / frames))));
+  // About 256×128 pixels, the shape of the server's spectrogram PNGs.
+  drawScaled(canvas, native, Math.max(1, Math.round(256 / frames)), Math.max(1, Math.round(128 / nMels)));
 }
 
 /** A mono 16-bit PCM WAV file of `samples` (clipped to [-1, 1]). */
@@ -200,7 +206,8 @@ export function animateTrajectory(canvas: HTMLCanvasElement, steps: Points[], da
   let stopped = false;
   const draw = (now: number) => {
     if (stopped) return;
-    const phase = Math.min(1, ((now - started) % (travel + rest)) / travel);
+    // A frame's timestamp may precede `started` (it is the frame's start): clamp, or the step index goes negative.
+    const phase = Math.min(1, (Math.max(0, now - started) % (travel + rest)) / travel);
     const position = phase * (steps.length - 1);
     const k = Math.min(steps.length - 2, Math.floor(position));
     const f = position - k;
@@ -216,7 +223,8 @@ export function animateTrajectory(canvas: HTMLCanvasElement, steps: Points[], da
     ctx.fillText(`step ${Math.min(steps.length - 1, Math.round(position))}/${steps.length - 1}`, 8, 16);
     frame = requestAnimationFrame(draw);
   };
-  frame = requestAnimationFrame(draw);
+  // The first frame now, so the canvas is never blank between the result and the next animation frame.
+  draw(started);
   return {
     stop() {
       stopped = true;

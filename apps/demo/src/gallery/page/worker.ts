@@ -38,7 +38,9 @@ function startBackend(): Promise<string> {
     registerBackendExtension(backendExtension);
     const report: BackendReport = await resolveBackend({ log: false });
     const extensions = report.extensions.map((e) => ` + ${e.name}`).join('');
-    const skipped = report.failures.length ? `; ${report.failures.map((f) => `${f.name} failed: ${f.reason}`).join('; ')}` : '';
+    // The Node backends (tfjs-node, tfjs-node-gpu) are tried first and always fail in a page: not worth a word.
+    const failures = report.failures.filter((f) => f.name !== 'node' && f.name !== 'node-gpu');
+    const skipped = failures.length ? `; ${failures.map((f) => `${f.name} failed: ${f.reason}`).join('; ')}` : '';
     return `${report.name}${extensions} (in browser${skipped})`;
   })();
   backend.catch(() => (backend = undefined));
