@@ -417,10 +417,20 @@ function comparePair(): { fm: ModelInfo; mf: ModelInfo } | undefined {
   return fm && mf ? { fm, mf } : undefined;
 }
 
+let comparing = '';
+
 function fillCompare(): void {
   const pair = comparePair();
   els.compare.hidden = !pair;
   if (!pair) return;
+  // Another pair of models: the old results no longer belong under these titles.
+  if (comparing !== `${pair.fm.id}\n${pair.mf.id}`) {
+    comparing = `${pair.fm.id}\n${pair.mf.id}`;
+    for (const side of [els.compareLeft, els.compareRight]) {
+      clear(side);
+      side.append(el('p', { className: 'placeholder' }, 'Not sampled yet.'));
+    }
+  }
   els.compareNfe.value = String(pair.fm.defaults.nfe);
   els.compareWhat.textContent = `${pair.fm.name} (flow matching, ${pair.fm.defaults.solver}) against ${pair.mf.name} (MeanFlow, one jump), the same seed, n and labels.`;
   els.compareLeftTitle.textContent = `Flow matching: ${pair.fm.name}`;
