@@ -147,7 +147,8 @@ describe.skipIf(!chromiumPath)('gallery page in Chromium (skipped without chromi
       await choose(model('2d'), { nfe: 8, n: 400 });
       await sampleAndWait(page, `#sample-${where}`, '#result', where);
       const backend = await page.textContent('#result [data-testid=result-backend]');
-      expect(backend).toMatch(where === 'server' ? /\(server\)$/ : /^(wasm|webgl|cpu).*\(in browser/);
+      // Chromium runs WebAssembly: the page must not have fallen back to webgl or cpu.
+      expect(backend).toMatch(where === 'server' ? /\(server\)$/ : /^wasm\b.*\(in browser\)$/);
       expect(await page.textContent('#result [data-testid=result-time]')).toMatch(/\d+\.\d+ s sampling/);
       expectNotBlank(await canvasPixels(page, '#result [data-testid=samples-canvas]'), `2D samples (${where})`);
       expectNotBlank(await canvasPixels(page, '#result [data-testid=trajectory-canvas]'), `2D trajectory (${where})`);
@@ -211,6 +212,11 @@ describe.skipIf(!chromiumPath)('gallery page in Chromium (skipped without chromi
     await page.waitForSelector('#error:not([hidden])', { timeout: 20_000 });
     expect(await page.textContent('#error')).toMatch(/nfe must be an integer in \[1, \d+\]/);
     await page.screenshot({ path: join(artifacts, 'error.png') });
+    // In the page the same check runs in the worker, with the same message.
+    await page.$eval('#error', (e) => ((e as HTMLElement).hidden = true));
+    await page.click('#sample-browser');
+    await page.waitForSelector('#error:not([hidden])', { timeout: 20_000 });
+    expect(await page.textContent('#error')).toMatch(/nfe must be an integer in \[1, \d+\]/);
     expect(pageErrors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   });
 });

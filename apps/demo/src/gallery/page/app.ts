@@ -247,7 +247,8 @@ const waiting = new Map<number, (reply: WorkerReply) => void>();
 
 function sampleWorker(): Worker {
   if (!worker) {
-    worker = new Worker('/worker.js', { type: 'module' });
+    // Beside this script wherever the page is served from.
+    worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       waiting.get(event.data.id)?.(event.data);
       waiting.delete(event.data.id);

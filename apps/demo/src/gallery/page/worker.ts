@@ -23,8 +23,8 @@ let backend: Promise<string> | undefined;
 /** Our label of the backend that runs, e.g. 'wasm + @flowmatch/wasm-kernels (in browser)'. */
 function startBackend(): Promise<string> {
   backend ??= (async () => {
-    // The binaries are served beside the page (/wasm/); tfjs picks the SIMD (or threaded) one the browser supports.
-    setWasmPaths(new URL('/wasm/', self.location.href).href);
+    // The binaries are served beside this script (wasm/); tfjs picks the SIMD (or threaded) one the browser supports.
+    setWasmPaths(new URL('./wasm/', self.location.href).href);
     // Core's candidates are the Node and wasm/cpu backends; in a browser webgl comes between wasm and cpu.
     registerBackendCandidate({
       name: 'webgl',
