@@ -63,19 +63,23 @@ function tsxApi(): string {
 }
 
 /**
- * How to start worker.ts. From a build, worker.js runs as it is. From the TypeScript sources (under tsx or vitest),
- * `--import tsx` in a worker's execArgv does not reach the worker's entry on Node 20, so the worker starts as a
- * two-line shim that registers tsx's loader in the worker and then imports worker.ts; it also needs the workspace's
- * '@flowmatch/source' export condition.
+ * How to start the worker. From a build over the packages' builds, worker.js runs as it is. Where TypeScript is
+ * involved — this file is worker.ts's sibling pool.ts (under tsx or vitest), or the packages resolve to their sources
+ * through the '@flowmatch/source' condition — the worker needs tsx's loader, and `--import tsx` in a worker's execArgv
+ * does not reach the worker's entry on Node 20; so the worker starts as a two-line shim that registers tsx in the
+ * worker and then imports the worker module, with the '@flowmatch/source' condition.
  */
 function workerStart(): { entry: string | URL; eval: boolean; execArgv: string[] } {
   const fromSource = import.meta.url.endsWith('.ts');
-  if (!fromSource) return { entry: new URL('./worker.js', import.meta.url), eval: false, execArgv: [...process.execArgv] };
-  const execArgv = process.execArgv.filter((a, i, all) => !(a.startsWith('--import=') && a.includes('tsx')) && !(a === '--import' && /(^|[/\\])tsx([/\\]|$)/.test(all[i + 1] ?? '')) && !(all[i - 1] === '--import' && /(^|[/\\])tsx([/\\]|$)/.test(a)));
-  const conditions = execArgv.flatMap((a, i) => (a.startsWith('--conditions=') ? [a.slice(13)] : execArgv[i - 1] === '--conditions' || execArgv[i - 1] === '-C' ? [a] : []));
+  const worker = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+  const isTsx = (m: string | undefined) => m !== undefined && /(^|[/\\])tsx([/\\]|$)/.test(m);
+  const argv = process.execArgv;
+  const conditions = argv.flatMap((a, i) => (a.startsWith('--conditions=') ? [a.slice(13)] : argv[i - 1] === '--conditions' || argv[i - 1] === '-C' ? [a] : []));
+  if (!fromSource && !conditions.includes('@flowmatch/source')) return { entry: worker, eval: false, execArgv: [...argv] };
+  // tsx is registered by the shim instead (a second registration through --import would only fail).
+  const execArgv = argv.filter((a, i) => !(a.startsWith('--import=') && isTsx(a.slice(9))) && !(a === '--import' && isTsx(argv[i + 1])) && !(argv[i - 1] === '--import' && isTsx(a)));
   if (!conditions.includes('@flowmatch/source')) execArgv.push('--conditions=@flowmatch/source');
-  const worker = new URL('./worker.ts', import.meta.url).href;
-  const shim = `import(${JSON.stringify(tsxApi())}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); });`;
+  const shim = `import(${JSON.stringify(tsxApi())}).then((api) => { api.register(); return import(${JSON.stringify(worker.href)}); });`;
   return { entry: shim, eval: true, execArgv };
 }
 
