@@ -201,6 +201,11 @@ describe.skipIf(!chromiumPath)('gallery page in Chromium (skipped without chromi
       expectNotBlank(await canvasPixels(page, `#compare-${side} [data-testid=samples-canvas]`), `compare ${side}`);
     }
     await page.screenshot({ path: join(artifacts, 'side-by-side.png'), fullPage: true });
+    // The same pair in the page: both sides name the page's backend.
+    await page.selectOption('#compare-where', 'browser');
+    await sampleAndWait(page, '#compare-run', '#compare-right', 'browser');
+    for (const side of ['left', 'right']) expect(await page.textContent(`#compare-${side} [data-testid=result-backend]`)).toMatch(/^wasm\b.*\(in browser\)$/);
+    expect(await page.textContent('#compare-right .meta')).toMatch(/meanflow, 1 NFE/);
     // The compare panel is not offered for a task with only one method.
     await page.selectOption('#model', model('image').id);
     expect(await page.isVisible('#compare')).toBe(false);

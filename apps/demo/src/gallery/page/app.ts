@@ -427,12 +427,12 @@ function fillCompare(): void {
   // Another pair of models: the old results no longer belong under these titles.
   if (comparing !== `${pair.fm.id}\n${pair.mf.id}`) {
     comparing = `${pair.fm.id}\n${pair.mf.id}`;
+    els.compareNfe.value = String(pair.fm.defaults.nfe);
     for (const side of [els.compareLeft, els.compareRight]) {
       clear(side);
       side.append(el('p', { className: 'placeholder' }, 'Not sampled yet.'));
     }
   }
-  els.compareNfe.value = String(pair.fm.defaults.nfe);
   els.compareWhat.textContent = `${pair.fm.name} (flow matching, ${pair.fm.defaults.solver}) against ${pair.mf.name} (MeanFlow, one jump), the same seed, n and labels.`;
   els.compareLeftTitle.textContent = `Flow matching: ${pair.fm.name}`;
   els.compareRightTitle.textContent = `MeanFlow, 1 step: ${pair.mf.name}`;
