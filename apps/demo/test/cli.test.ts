@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,17 +19,35 @@ function flowmatch(...args: string[]) {
 }
 
 describe('flowmatch CLI', () => {
-  it('prints help listing every command, the registered solvers and the plugin flag', () => {
-    const { status, stdout } = flowmatch('--help');
+  it('help lists every command with its summary; <command> --help and help <command> print that command\'s usage only', () => {
+    const { status, stdout } = flowmatch('help');
     expect(status).toBe(0);
-    for (const text of ['flowmatch 2d', 'flowmatch image', 'flowmatch meanflow', 'flowmatch sample', '--plugin PKG', 'euler | midpoint | heun | rk4 | dopri5']) expect(stdout).toContain(text);
-    expect(flowmatch('sample', '--help').stdout).toBe(stdout);
-  });
+    for (const name of ['2d', 'image', 'audio', 'meanflow', 'sample', 'likelihood', 'models', 'export', 'serve', 'tour', 'bench']) expect(stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+    for (const text of ['--config FILE', '--plugin PKG', 'FM_BACKEND']) expect(stdout).toContain(text);
+    expect(flowmatch('--help').stdout).toBe(stdout);
+    const sampleUsage = flowmatch('sample', '--help');
+    expect(sampleUsage.status).toBe(0);
+    expect(sampleUsage.stdout).toMatch(/^flowmatch sample \(--checkpoint FILE \| --model NAME\)/);
+    for (const text of ['euler | midpoint | heun | rk4 | dopri5', '--config FILE', '--plugin PKG']) expect(sampleUsage.stdout).toContain(text);
+    expect(sampleUsage.stdout).not.toContain('flowmatch 2d');
+    expect(flowmatch('help', 'sample').stdout).toBe(sampleUsage.stdout);
+    const likelihood = flowmatch('likelihood', '-h').stdout;
+    expect(likelihood).toMatch(/^flowmatch likelihood/);
+    expect(likelihood).toContain('bits/dim = (D·ln 127.5 − log p(x̃)) / (D·ln 2)');
+    const image = flowmatch('help', 'image').stdout;
+    expect(image).toMatch(/--seconds is the whole run's budget, evaluation included: training gets 90% of it/);
+  }, 60_000);
 
   it('2d → sample: files a user can open, the backend line, and sample reads the checkpoint alone', () => {
     const out = join(dir, '2d');
-    const train = flowmatch('2d', '--max-steps', '300', '--seconds', '0', '--hidden', '32', '--out', out, '--no-progress');
+    // The settings from a --config file, --max-steps from the command line over the file's.
+    const config = join(dir, '2d.json');
+    writeFileSync(config, JSON.stringify({ 'max-steps': 5000, seconds: 0, hidden: 32, 'no-progress': true }));
+    const train = flowmatch('2d', '--config', config, '--max-steps', '300', '--out', out);
     expect(train.status, train.stderr).toBe(0);
+    expect(train.stdout).toMatch(/3x32 silu MLP/);
+    expect(train.stdout).toMatch(/^── flowmatch 2d ─+\nmetrics:\n  training steps +300\n/m);
+    expect(train.stdout).toMatch(/^  model +.*model\.safetensors$/m);
     expect(train.stderr).toMatch(/\[flowmatch\] backend: /);
     expect(train.stdout).toMatch(/quality \(10000 samples, midpoint, 100 NFE vs 10000 fresh data points\): SWD \d/);
     for (const f of ['samples.png', 'model.safetensors', 'metrics.json']) expect(existsSync(join(out, f))).toBe(true);
@@ -46,6 +64,14 @@ describe('flowmatch CLI', () => {
       expect(py.stdout.trim().split('|').slice(0, 2)).toEqual(['float32', '(200, 2)']);
       expect(Number(py.stdout.trim().split('|')[2])).toBe(Number(csv[1].split(',')[0]));
     }
+    // Its log-likelihood on fresh moons: per-sample nats in the JSON, the mean ± standard error printed.
+    const ll = flowmatch('likelihood', '--checkpoint', join(out, 'model.safetensors'), '--n', '200', '--out', join(out, 'll.json'), '--no-progress');
+    expect(ll.status, ll.stderr).toBe(0);
+    expect(ll.stdout).toMatch(/log p\(x\): -?[\d.]+ ± [\d.e-]+ \(standard error, 200 samples\)/);
+    const report = JSON.parse(readFileSync(join(out, 'll.json'), 'utf8')) as { values: number[]; unit: string };
+    expect(report.unit).toBe('nats');
+    expect(report.values).toHaveLength(200);
+    expect(report.values.every(Number.isFinite)).toBe(true);
     // Flags that do not apply to a 2D checkpoint are refused, naming what it holds.
     const cfg = flowmatch('sample', '--checkpoint', join(out, 'model.safetensors'), '--cfg', '2');
     expect(cfg.status).toBe(2);
@@ -112,6 +138,10 @@ describe('flowmatch CLI', () => {
       [['sample', '--checkpoint', join(dir, 'missing.safetensors')], 1, /missing\.safetensors: cannot read file/],
       [['sample', '--solver', 'rk9', '--checkpoint', 'x'], 2, /--solver must be one of euler, midpoint, heun, rk4, dopri5, meanflow; got 'rk9'/],
       [['fly'], 2, /unknown command 'fly'/],
+      [['smaple'], 2, /unknown command 'smaple' \(did you mean 'sample'\?\)/],
+      [['sample', '--model', 'no-such-model'], 2, /unknown pretrained model 'no-such-model' \(pretrained models: /],
+      [['2d', '--config', join(dir, 'missing.json')], 2, /--config .*missing\.json: cannot read it \(no such file\)\nRun 'flowmatch 2d --help' for usage\./],
+      [['likelihood', '--checkpoint', join(dir, 'missing.safetensors')], 1, /missing\.safetensors: cannot read file/],
       [['meanflow', '--omega', '2'], 2, /--omega applies to --dataset mnist/],
       [['meanflow', '--share', '1.5'], 2, /--share must be in \[0, 1\], got '1.5'/],
       [['meanflow', '--jvp', 'forward'], 2, /--jvp must be one of exact, fd; got 'forward'/],
@@ -124,5 +154,5 @@ describe('flowmatch CLI', () => {
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
-  }, 60_000);
+  }, 150_000);
 });
