@@ -145,14 +145,14 @@ export async function computeLikelihood(o: LikelihoodOptions): Promise<Likelihoo
   const started = performance.now();
   try {
     if (parseMeanFlowMeta(loaded.meta, o.checkpoint)) {
-      throw new UsageError(
+      throw new Error(
         `${o.checkpoint} is a MeanFlow checkpoint: its network is an average velocity u(x, t, r) over an interval, whose divergence does not give the density's change; ` +
           'compute the likelihood of the flow matching model it was trained beside (flow-matching.safetensors, or the --init checkpoint)',
       );
     }
     const task = (loaded.meta.task ?? loaded.meta.kind) as string | undefined;
     if (task === 'audio') {
-      throw new UsageError(`${o.checkpoint} is an audio model: likelihoods of spectrogram models are not supported (their log-mel frames have no pixel scale to report bits/dim against, and the vocoder is not invertible)`);
+      throw new Error(`${o.checkpoint} is an audio model: likelihoods of spectrogram models are not supported (their log-mel frames have no pixel scale to report bits/dim against, and the vocoder is not invertible)`);
     }
     const isImage = task === 'image' && loaded.model instanceof UNetVelocity;
     const kind: LikelihoodReport['task'] = isImage ? 'image' : task === '2d' ? '2d' : 'other';

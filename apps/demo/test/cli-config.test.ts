@@ -10,6 +10,8 @@ import { sampleCommand, modelsCommand } from '../src/commands/sample.js';
 import { benchArgs, benchCommand, locateBench, BENCH_UNAVAILABLE } from '../src/commands/bench.js';
 import { listPretrained } from '../src/models.js';
 import { formatSummary, formatDuration } from '../src/summary.js';
+import { UNetVelocity, imageModelMeta } from '@flowmatch/image';
+import { planImageEvaluation, imageEvaluationBudgetDefaults } from '@flowmatch/image/node';
 
 /** --config files, the command registry and the small commands, in-process (no training runs). */
 
@@ -136,5 +138,32 @@ describe('the command registry', () => {
     ]);
     expect(lines.slice(1)).toEqual(['metrics:', '  SWD              0.01', '  energy distance  0.2', 'outputs:', '  model            out/model.safetensors']);
     expect([formatDuration(4.2), formatDuration(185), formatDuration(3725)]).toEqual(['4.20 s', '3 min 05 s', '1 h 02 min']);
+  });
+});
+
+describe('flowmatch image: the evaluation sized to the time budget', () => {
+  it('fits the samples per class to the budget from a timed batch, within [min, max]', () => {
+    const model = new UNetVelocity({ imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, numClasses: 2, seed: 4 });
+    const meta = imageModelMeta({ source: 'mnist', shape: [8, 8, 1], numClasses: 2 });
+    try {
+      const common = { guidance: [0, 1, 3], solver: 'euler' as const, nfe: 2, probeImages: 4 };
+      const generous = planImageEvaluation(model, meta, { ...common, budgetSeconds: 1e6 });
+      expect(generous.evalPerClass).toBe(imageEvaluationBudgetDefaults.maxPerClass);
+      expect(generous.overBudget).toBe(false);
+      const none = planImageEvaluation(model, meta, { ...common, budgetSeconds: 0 });
+      expect(none.evalPerClass).toBe(imageEvaluationBudgetDefaults.minPerClass);
+      expect(none.overBudget).toBe(true);
+      // A budget of about 20 per class: the estimate (w = 0 and 3 two branches, w = 1 one; plus the trajectory row,
+      // 2 × 2 images at w = 1) stays within it, and one more per class would not.
+      const perImage = generous.secondsPerImage;
+      const budgetSeconds = (20 * 2 * 5 + 2) * perImage;
+      const sized = planImageEvaluation(model, meta, { ...common, budgetSeconds, minPerClass: 1 });
+      // The second timing differs from the first (a loaded machine): allow a factor of five.
+      expect(sized.evalPerClass).toBeGreaterThanOrEqual(4);
+      expect(sized.estimatedSeconds).toBeLessThanOrEqual(budgetSeconds + 1e-9);
+      expect(sized.estimatedSeconds + 2 * 5 * sized.secondsPerImage).toBeGreaterThan(budgetSeconds);
+    } finally {
+      model.dispose();
+    }
   });
 });

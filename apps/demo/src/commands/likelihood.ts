@@ -84,7 +84,7 @@ ${COMMON_USAGE}
     const unit = report.unit === 'nats' ? 'nats per sample' : 'bits/dim';
     const what = report.unit === 'nats' ? 'log p(x)' : 'bits/dim';
     log(`${what}: ${formatNumber(report.mean)} ± ${formatNumber(report.stderr, 2)} (standard error, ${report.n} samples) | min ${formatNumber(report.min)} | max ${formatNumber(report.max)} | ${report.seconds.toFixed(1)}s`);
-    summary.metric(`mean ${what}`, `${formatNumber(report.mean)} ± ${formatNumber(report.stderr, 2)} ${unit}`).metric('min', report.min).metric('max', report.max);
+    summary.metric('mean', `${formatNumber(report.mean)} ± ${formatNumber(report.stderr, 2)} ${unit}`).metric('min', report.min).metric('max', report.max);
     summary.metric('data', report.dataSource).metric('solver', `${report.method}, ${report.nfe} NFE, ${report.divergence}${report.divergence === 'hutchinson' ? ` × ${report.probes}` : ''}`);
     if (report.conditioning !== 'none') summary.metric('conditioned on', report.conditioning);
     summary.time('likelihood', report.seconds);

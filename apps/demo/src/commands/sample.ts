@@ -103,7 +103,7 @@ ${COMMON_USAGE}
     const seed = num('seed', v('seed'), 0, { integer: true });
     await resolveBackend();
     const loaded = await loadModel(checkpoint, { ema: !values['no-ema'] });
-    summary.metric('model', `'${loaded.spec.kind}' (${loaded.weights === 'ema' ? 'EMA weights' : 'raw weights'}, step ${loaded.step}) from ${checkpoint}`);
+    summary.metric('model', `'${loaded.spec.kind}' (${loaded.weights === 'ema' ? 'EMA weights' : 'stored weights'}, step ${loaded.step}) from ${checkpoint}`);
     const finish = (files: string[], extra: Array<[string, string]> = []) => {
       for (const [k, value] of extra) summary.metric(k, value);
       for (const f of files) summary.output(f.endsWith('.npy') ? 'samples' : f.endsWith('.csv') ? 'csv' : f.endsWith('.wav') ? 'audio' : 'image', f);
