@@ -5,6 +5,8 @@
  *
  *   node --conditions=@flowmatch/source --import tsx tools/release/src/pretrained.ts --train            # all, ~1 h on 2 cores
  *   node --conditions=@flowmatch/source --import tsx tools/release/src/pretrained.ts --only notes-fm     # export + index only
+ *
+ * models/README.md is written from the same index, so the commands and numbers there are the ones of the run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -89,6 +91,87 @@ const PLANS: Plan[] = [
   },
 ];
 
+interface Entry {
+  name: string;
+  file: string;
+  task: Task;
+  method: Method;
+  description: string;
+  bytes: number;
+  reproduce: string[];
+  metrics: { steps?: number; trainingSeconds?: number; quality?: Row | Row[]; comparison?: Row[] };
+}
+
+const HEADINGS: Record<string, string> = {
+  model: 'model',
+  method: 'solver',
+  nfe: 'NFE',
+  guidance: 'guidance w',
+  swd: 'sliced Wasserstein',
+  mmd: 'MMD',
+  samples: 'samples',
+  classAgreement: 'class agreement',
+  pitchAccuracy: 'pitch within a semitone',
+  timbreAccuracy: 'timbre read as asked',
+  frechet: 'Fréchet',
+};
+const SHARES = new Set(['classAgreement', 'pitchAccuracy', 'timbreAccuracy']);
+
+function table(list: Row[]): string {
+  const keys = Object.keys(HEADINGS).filter((k) => list.some((r) => r[k] !== undefined));
+  const cell = (k: string, v: Row[string]) => (v === undefined ? '–' : SHARES.has(k) && typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : String(v));
+  return [`| ${keys.map((k) => HEADINGS[k]).join(' | ')} |`, `| ${keys.map(() => '---').join(' | ')} |`, ...list.map((r) => `| ${keys.map((k) => cell(k, r[k])).join(' | ')} |`)].join('\n');
+}
+
+const EVALUATION: Record<Task, string> = {
+  '2d': 'Sliced Wasserstein-1 and RBF-MMD of 10,000 samples against 10,000 fresh points (two independent draws of moons score ≈ 0.003).',
+  image: "Class agreement (the share the evaluation classifier of `@flowmatch/image/node` reads as the digit asked for) and the Fréchet distance of that classifier's features to held-out digits.",
+  audio: 'Pitch within a semitone (McLeod pitch of the vocoded audio) and the timbre the evaluation classifier of `@flowmatch/audio/node` hears, and the Fréchet distance of its features to held-out notes; one note per pitch × timbre (100) a row.',
+};
+
+function renderReadme(entries: Entry[]): string {
+  const total = entries.reduce((sum, e) => sum + e.bytes, 0);
+  const sections = entries.map((e) => {
+    const m = e.metrics;
+    const rowsOf = (x: Row | Row[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+    return [
+      `## ${e.name}`,
+      '',
+      `${e.description} ${e.task}, ${e.method}; ${(e.bytes / 1024).toFixed(0)} KiB (float16 EMA weights); ${m.steps} training steps${m.trainingSeconds ? ` (${m.trainingSeconds} s on a 2-core VM, wasm)` : ''}.`,
+      '',
+      'Reproduce:',
+      '',
+      '```sh',
+      e.reproduce.join(' && '),
+      '```',
+      '',
+      `Measured by the training run with the float32 weights. ${EVALUATION[e.task]}`,
+      '',
+      table([...rowsOf(m.quality), ...rowsOf(m.comparison)]),
+      '',
+    ].join('\n');
+  });
+  return [
+    '# Pretrained models',
+    '',
+    `Weights the \`flowmatch\` CLI ships (${(total / 1024 / 1024).toFixed(1)} MiB in all), each trained by the project's own commands, bounded by`,
+    'steps (`--seconds 0 --max-steps N`), so a rerun does the same training on any machine, only faster or slower, and exported with',
+    '`flowmatch export --dtype f16` (the EMA weights only). Use them by name:',
+    '',
+    '```sh',
+    'npx flowmatch models                                          # the list',
+    'npx flowmatch sample --model mnist-meanflow --class 7 --nfe 1 # a digit in one jump',
+    'npx flowmatch sample --model notes-fm --pitch A4 --timbre pluck --out a4/',
+    'npx flowmatch serve                                           # the web gallery lists them',
+    '```',
+    '',
+    'Rebuild them all with `npm run pretrained -- --train` (about an hour on 2 cores; `--only NAME,…` for some). This',
+    'file and `index.json` are written by that script (`tools/release/src/pretrained.ts`) from the runs\' metrics.json.',
+    '',
+    ...sections,
+  ].join('\n');
+}
+
 function flowmatch(args: string[]): void {
   console.log(`$ npx flowmatch ${args.join(' ')}`);
   const result = spawnSync('npx', ['flowmatch', ...args], { stdio: 'inherit' });
@@ -130,4 +213,5 @@ for (const plan of PLANS) {
   });
 }
 writeFileSync(indexFile, JSON.stringify({ models: entries }, null, 2) + '\n');
-console.log(`wrote ${indexFile} (${entries.length} models)`);
+writeFileSync(join(MODELS, 'README.md'), renderReadme(entries as Entry[]));
+console.log(`wrote ${indexFile} and README.md (${entries.length} models)`);
