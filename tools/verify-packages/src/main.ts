@@ -102,8 +102,15 @@ async function main(): Promise<void> {
     done(`\n    ${lines.join('\n    ')}`);
   }
 
-  done = step('npx flowmatch --help, and 2d with --plugin @flowmatch/plugin-stochastic-interpolant');
-  if (!run('npx', ['flowmatch', '--help'], project).includes('flowmatch sample')) throw new Error('flowmatch --help did not print the usage');
+  done = step('npx flowmatch --help and models (the gallery page built, the pretrained models shipped), and 2d with --plugin @flowmatch/plugin-stochastic-interpolant');
+  const help = run('npx', ['flowmatch', '--help'], project);
+  const missing = ['2d', 'sample', 'serve', 'tour', 'models'].filter((c) => !new RegExp(`^\\s+${c}\\s`, 'm').test(help));
+  if (missing.length) throw new Error(`flowmatch --help did not list ${missing.join(', ')}:\n${help}`);
+  // The installed CLI carries the gallery page ready-made and the pretrained models.
+  const demo = join(project, 'node_modules/@flowmatch/demo');
+  const shipped = ['dist/gallery/page/app.js', 'dist/gallery/page/worker.js', 'dist/gallery/page/index.html', 'models/index.json'].filter((f) => !existsSync(join(demo, f)));
+  if (shipped.length) throw new Error(`the installed CLI lacks ${shipped.join(', ')}`);
+  if (!run('npx', ['flowmatch', 'models'], project).includes('moons-fm')) throw new Error('flowmatch models did not list the pretrained models');
   const cli = run('npx', ['flowmatch', '2d', '--plugin', '@flowmatch/plugin-stochastic-interpolant', '--path', 'stochastic-interpolant', '--max-steps', '200', '--seconds', '0', '--hidden', '32', '--out', 'out/si', '--no-progress'], project, { CI: 'true' });
   const quality = cli.split('\n').find((l) => l.startsWith('quality'));
   if (!quality || !/added path stochastic-interpolant/.test(cli) || !existsSync(join(project, 'out/si/model.safetensors'))) throw new Error(`the CLI with the plugin did not train:\n${cli}`);

@@ -33,10 +33,20 @@ export function galleryAssets(): Promise<Map<string, GalleryAsset>> {
   return cached;
 }
 
+/** The page built ahead by `npm run build` (scripts/build-page.ts) beside this file, if it is there. */
+function prebuiltPage(): Map<string, string> | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const files = ['index.html', 'app.js', 'worker.js'];
+  if (!files.every((f) => existsSync(join(here, f)))) return undefined;
+  return new Map(files.map((f) => [f, readFileSync(join(here, f), 'utf8')]));
+}
+
 async function buildAssets(): Promise<Map<string, GalleryAsset>> {
   const assets = new Map<string, GalleryAsset>();
-  assets.set('/', { type: 'text/html; charset=utf-8', body: readFileSync(join(pageDir(), 'index.html'), 'utf8') });
-  for (const [path, code] of await bundlePage()) assets.set(path, { type: 'text/javascript; charset=utf-8', body: code });
+  const prebuilt = prebuiltPage();
+  assets.set('/', { type: 'text/html; charset=utf-8', body: prebuilt?.get('index.html') ?? readFileSync(join(pageDir(), 'index.html'), 'utf8') });
+  const scripts = prebuilt ? new Map([...prebuilt].filter(([f]) => f.endsWith('.js')).map(([f, code]) => [`/${f}`, code])) : await bundlePage();
+  for (const [path, code] of scripts) assets.set(path, { type: 'text/javascript; charset=utf-8', body: code });
   for (const [name, bytes] of wasmBinaries()) assets.set(`/wasm/${name}`, { type: 'application/wasm', body: bytes });
   return assets;
 }
