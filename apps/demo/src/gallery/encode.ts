@@ -1,9 +1,8 @@
 // A sample as the JSON the gallery's HTTP API answers with: 2D points as arrays, images as one PNG grid, notes as
 // WAV and spectrogram PNG data URLs. Node-only (sharp, WAV encoding); runs in the sampling workers, so the request
 // thread never spends time on it.
-import sharp from 'sharp';
 import { encodeImageGrid } from '@flowmatch/image/node';
-import { encodeWav } from '@flowmatch/audio/node';
+import { encodeWav, encodeSpectrogramGrid } from '@flowmatch/audio/node';
 import { midiToNoteName } from '@flowmatch/audio';
 import type { ModelInfo, SampleOutput, AudioOutput } from './sample-model.js';
 
@@ -122,40 +121,10 @@ async function encodeClip(clip: AudioOutput['clips'][number], out: AudioOutput):
   };
 }
 
-// The ramp of @flowmatch/audio/node's spectrogram PNGs (black → purple → orange → pale yellow), so they look alike.
-const RAMP: Array<[number, number, number]> = [
-  [0, 0, 4],
-  [80, 18, 123],
-  [182, 54, 121],
-  [251, 136, 97],
-  [252, 253, 191],
-];
-
 /**
- * One log-mel spectrogram as a PNG: time to the right, low frequencies at the bottom, colours over the clip's own
- * 1st–99.5th percentile; pixels scaled so a short clip is still a readable size (at least ~256 px wide).
+ * One log-mel spectrogram as a PNG, drawn as the CLI draws them (@flowmatch/audio/node's grid: time to the right, low
+ * frequencies at the bottom, colours over the 1st–99.5th percentile), scaled so a short clip is still readable.
  */
-export async function spectrogramPng(logMel: Float32Array, frames: number, nMels: number): Promise<Uint8Array> {
-  const sorted = Float32Array.from(logMel).sort();
-  const lo = sorted[Math.floor(0.01 * (sorted.length - 1))];
-  const hi = sorted[Math.floor(0.995 * (sorted.length - 1))];
-  const sx = Math.max(1, Math.ceil(256 / frames));
-  const sy = Math.max(1, Math.ceil(128 / nMels));
-  const width = frames * sx;
-  const height = nMels * sy;
-  const pixels = new Uint8Array(width * height * 3);
-  for (let f = 0; f < frames; f++) {
-    for (let m = 0; m < nMels; m++) {
-      const v = Number.isFinite(logMel[f * nMels + m]) ? (logMel[f * nMels + m] - lo) / (hi - lo || 1) : 0;
-      const x = Math.min(1, Math.max(0, v)) * (RAMP.length - 1);
-      const i = Math.min(RAMP.length - 2, Math.floor(x));
-      const k = x - i;
-      const rgb = [0, 1, 2].map((ch) => Math.round(RAMP[i][ch] * (1 - k) + RAMP[i + 1][ch] * k));
-      for (let dy = 0; dy < sy; dy++) {
-        const y = (nMels - 1 - m) * sy + dy;
-        for (let dx = 0; dx < sx; dx++) pixels.set(rgb, (y * width + f * sx + dx) * 3);
-      }
-    }
-  }
-  return new Uint8Array(await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer());
+export function spectrogramPng(logMel: Float32Array, frames: number, nMels: number): Promise<Uint8Array> {
+  return encodeSpectrogramGrid([[{ data: logMel, frames, nMels }]], { scale: Math.max(1, Math.round(256 / Math.max(frames, nMels))) }, 'spectrogram');
 }

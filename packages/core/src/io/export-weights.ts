@@ -5,7 +5,7 @@
  * float32 on load). The result is still a flowmatch checkpoint: `loadModel` reads it like any other.
  */
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, readCheckpointSource } from './checkpoint.js';
-import { encodeSafetensors, type RawTensor, type RawTensors } from './safetensors.js';
+import { encodeSafetensors, halfToNumber, numberToHalf, type RawTensor, type RawTensors } from './safetensors.js';
 
 export type ExportDtype = 'F32' | 'F16';
 
@@ -26,44 +26,6 @@ export interface ExportedWeights {
   parameters: number;
   /** The largest absolute change of a weight from storing it as dtype (0 for F32). */
   maxRoundingError: number;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The IEEE binary16 bits nearest to a float32 value (round to nearest, ties to even; subnormals kept). */
-export function numberToHalf(value: number): number {
-  f32[0] = value;
-  const bits = u32[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  let mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0); // Inf or NaN
-  const e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // below half the smallest subnormal → ±0
-    mantissa |= 0x800000; // the implicit leading 1
-    const shift = 14 - e;
-    let half = mantissa >>> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent, which is right
-  return sign | half;
-}
-
-function halfValue(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 function floatValues(tensor: RawTensor): Float32Array | undefined {
@@ -103,7 +65,7 @@ export async function exportWeights(source: string | Uint8Array, options: Export
     const halves = new Uint16Array(values.length);
     for (let i = 0; i < values.length; i++) {
       halves[i] = numberToHalf(values[i]);
-      const stored = halfValue(halves[i]);
+      const stored = halfToNumber(halves[i]);
       if (!Number.isFinite(stored)) throw new CheckpointError(name, `${wanted} weight '${tensorName}' = ${values[i]} at element ${i} is beyond float16's range (±65504); export as F32`);
       maxRoundingError = Math.max(maxRoundingError, Math.abs(stored - values[i]));
     }

@@ -418,8 +418,38 @@ export async function readSafetensorsMetadata(path: string): Promise<Record<stri
   return checkMetadata(parsed[METADATA_KEY], path);
 }
 
-/** IEEE 754 half-precision bits → number. */
-function halfToNumber(bits: number): number {
+// Scratch views for reading a float32's bits.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The IEEE binary16 bits nearest to a float32 value (round to nearest, ties to even; subnormals kept). */
+export function numberToHalf(value: number): number {
+  f32[0] = value;
+  const bits = u32[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0); // Inf or NaN
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
+  if (e <= 0) {
+    if (e < -10) return sign; // below half the smallest subnormal → ±0
+    mantissa |= 0x800000; // the implicit leading 1
+    const shift = 14 - e;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent, which is right
+  return sign | half;
+}
+
+/** The value of IEEE binary16 bits. */
+export function halfToNumber(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const fraction = bits & 0x3ff;

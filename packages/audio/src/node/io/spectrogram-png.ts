@@ -30,10 +30,15 @@ function colour(v: number): [number, number, number] {
  * range (the 1st to 99.5th percentile of every value), so louder and quieter notes compare honestly.
  */
 export async function saveSpectrogramGrid(file: string, rows: Array<Array<SpectrogramPanel | null>>, options: { scale?: number } = {}): Promise<void> {
+  await writeFileAtomic(file, await encodeSpectrogramGrid(rows, options, file));
+}
+
+/** The PNG bytes of saveSpectrogramGrid (for a response body or a data URL); `who` names the grid in errors. */
+export async function encodeSpectrogramGrid(rows: Array<Array<SpectrogramPanel | null>>, options: { scale?: number } = {}, who = 'the grid'): Promise<Uint8Array> {
   const scale = options.scale ?? 2;
   const gutter = 4;
   const panels = rows.flat().filter((p): p is SpectrogramPanel => p !== null);
-  if (panels.length === 0) throw new RangeError(`saveSpectrogramGrid: nothing to draw into ${file}`);
+  if (panels.length === 0) throw new RangeError(`saveSpectrogramGrid: nothing to draw into ${who}`);
   const { frames, nMels } = panels[0];
   for (const p of panels) {
     if (p.frames !== frames || p.nMels !== nMels || p.data.length !== frames * nMels) throw new RangeError(`saveSpectrogramGrid: every panel must be ${frames}×${nMels}`);
@@ -64,6 +69,5 @@ export async function saveSpectrogramGrid(file: string, rows: Array<Array<Spectr
       }
     }),
   );
-  const png = await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
-  await writeFileAtomic(file, png);
+  return new Uint8Array(await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer());
 }
