@@ -65,7 +65,8 @@ function drawScaled(canvas: HTMLCanvasElement, source: HTMLCanvasElement | HTMLI
   ctx.drawImage(source, 0, 0, w * x, h * y);
 }
 
-// The ramp of the CLI's spectrogram PNGs (black → purple → orange → pale yellow), so both look alike.
+// The ramp of the CLI's spectrogram PNGs (black → purple → orange → pale yellow), so both look alike. A copy of
+// @flowmatch/audio/node's: importing the package would pull tfjs into the page's main bundle, which has none.
 const RAMP: Array<[number, number, number]> = [
   [0, 0, 4],
   [80, 18, 123],
