@@ -39,6 +39,11 @@ describe.skipIf(!haveModels)('flowmatch tour (needs the pretrained models in app
     expect(wav.channels[0].length / 16128).toBeGreaterThanOrEqual(5);
     const rms = Math.sqrt(wav.channels[0].reduce((a, x) => a + x * x, 0) / wav.channels[0].length);
     expect(rms).toBeGreaterThan(1e-3);
+    // Flow matching is guided at the scale the shipped MeanFlow digits model learnt (ω = 1, κ = 0.5: 2); the
+    // unguided notes MeanFlow model leaves flow matching at w = 1.
+    const guidance = (id: string) => report.sections.find((s) => s.id === id)!.rows.filter((r) => r.model === 'flow matching').map((r) => r.metrics['guidance w']);
+    expect(new Set(guidance('digits'))).toEqual(new Set([2]));
+    expect(new Set(guidance('notes'))).toEqual(new Set([1]));
     // The live 2D rows are scored, and the page shows the timings.
     for (const r of report.sections[0].rows) expect(Number.isFinite(r.metrics['sliced Wasserstein'])).toBe(true);
     expect(html).toContain('Timings');

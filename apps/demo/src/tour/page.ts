@@ -9,6 +9,7 @@ function formatMetric(name: string, value: number): string {
   if (!Number.isFinite(value)) return '–';
   if (/agreement|within|read as/.test(name)) return `${(value * 100).toFixed(1)}%`;
   if (name === 'guidance w') return value.toFixed(2).replace(/\.?0+$/, '');
+  if (Math.abs(value) >= 100) return value.toFixed(0);
   return Math.abs(value) < 0.01 ? value.toExponential(2) : value.toPrecision(3);
 }
 
@@ -52,7 +53,7 @@ export function renderTourPage(report: TourReport): string {
   th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; vertical-align: middle; }
   th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
   tr.meanflow td:first-child { font-weight: 600; color: #7a3e9d; }
-  td.media img { max-height: 160px; image-rendering: pixelated; }
+  td.media img { max-height: 260px; image-rendering: pixelated; }
   figure { margin: 1rem 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; }
   code { background: #f3f3f3; padding: 0 0.2em; }
 </style>

@@ -3,7 +3,7 @@
 // recipes; every number it prints is measured in this run.
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { resolveBackend, trainToy2d, evaluateToy2d, toy2dDefaults, writeFileAtomic, sampleToy2d, slicedWasserstein, Rng, tf, type Toy2dDataset } from '@flowmatch/core';
+import { resolveBackend, trainToy2d, evaluateToy2d, toy2dDefaults, writeFileAtomic, readCheckpointConfig, sampleToy2d, slicedWasserstein, Rng, tf, type Toy2dDataset } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
 import { loadImageCheckpoint, sampleImages, type UNetVelocity } from '@flowmatch/image';
 import { loadOrTrainDigitClassifier, evaluateDigits, saveClassGrid } from '@flowmatch/image/node';
@@ -101,9 +101,13 @@ async function timed<T>(timings: TourReport['timings'], step: string, log: (l: s
   return result;
 }
 
-/** The effective guidance scale a MeanFlow model learnt (ω / (1 − κ)); 1 when it learnt none. */
-function learntScale(meta: Record<string, unknown>, source: string): number {
-  const g = parseMeanFlowMeta(meta, source)?.guidance as { omega?: number; kappa?: number } | undefined;
+/**
+ * The effective guidance scale a MeanFlow checkpoint learnt (ω / (1 − κ)); 1 when it learnt none. Read from the stored
+ * meta (the domain loaders return their own parsed meta, without MeanFlow's part).
+ */
+async function learntScale(source: string): Promise<number> {
+  const config = (await readCheckpointConfig(source)) as { meta?: Record<string, unknown> } | null;
+  const g = parseMeanFlowMeta(config?.meta ?? {}, source)?.guidance as { omega?: number; kappa?: number } | undefined;
   if (!g || typeof g.omega !== 'number' || typeof g.kappa !== 'number') return 1;
   return g.omega / (1 - g.kappa);
 }
@@ -186,7 +190,7 @@ async function digitsSection(o: TourOptions, timings: TourReport['timings']): Pr
     const labels = Int32Array.from({ length: perClass * numClasses }, (_, i) => Math.floor(i / perClass));
     // The MeanFlow model learnt a guided field (scale ω/(1 − κ)); flow matching gets the same scale, so both draw from
     // the same target distribution.
-    const scale = learntScale(mf.meta as unknown as Record<string, unknown>, o.models.mnistMeanFlow);
+    const scale = await learntScale(o.models.mnistMeanFlow);
     const rows: TourRow[] = [];
     const plan: Array<{ who: TourRow['model']; model: UNetVelocity; solver: string; nfe: number; guidance: number }> = [
       { who: 'MeanFlow', model: mf.model, solver: 'meanflow', nfe: 1, guidance: 1 },
@@ -217,7 +221,7 @@ async function digitsSection(o: TourOptions, timings: TourReport['timings']): Pr
     const description =
       `The pretrained class-conditional U-Nets (apps/demo/models: mnist-fm, and mnist-meanflow warm-started from it), ${perClass} digits per class a row, one row of each grid per class. ` +
       (classifier ? 'Class agreement: the share an evaluation classifier reads as the digit asked for; Fréchet: distance of its features to held-out digits (lower is better). ' : '') +
-      `Flow matching is guided at w = ${scale.toFixed(2)}, the scale the MeanFlow model learnt to jump with.`;
+      (scale !== 1 ? `Flow matching is guided at w = ${scale.toFixed(2)}, the scale the MeanFlow model learnt to jump with (it samples at w = 1, one branch per jump).` : 'Both sample unguided (w = 1).');
     return { id: 'digits', title: 'Digits, from the pretrained models', description, rows, figures: [], seconds: (performance.now() - started) / 1000 };
   } finally {
     classifier?.dispose();
@@ -266,7 +270,7 @@ async function notesSection(o: TourOptions, timings: TourReport['timings']): Pro
     const timbreCount = Math.max(1, meta.labels.timbres.length);
     const scoredLabels = Int32Array.from(meta.labels.pitches.flatMap((_, p) => [0, 1].map((j) => jointLabel(space, p, meta.labels.timbres.length ? (2 * p + j) % timbreCount : null))));
     const melodyLabels = Int32Array.from(melody.map((m) => jointLabel(space, m.pitch, m.timbre)));
-    const scale = learntScale(mf.meta as unknown as Record<string, unknown>, o.models.notesMeanFlow);
+    const scale = await learntScale(o.models.notesMeanFlow);
     const plan: Array<{ who: TourRow['model']; model: SpectrogramUNet; solver: string; nfe: number; guidance: number }> = [
       { who: 'MeanFlow', model: mf.model, solver: 'meanflow', nfe: 1, guidance: 1 },
       { who: 'MeanFlow', model: mf.model, solver: 'meanflow', nfe: 2, guidance: 1 },
