@@ -39,13 +39,17 @@ export function warmStart(model: VelocityModule, weights: Record<string, tf.Tens
         param.assign(given);
         report.copied.push(name);
       } else if (widened) {
-        param.assign(tf.tidy(() => tf.concat([given, tf.zeros([param.shape[0] - given.shape[0], ...param.shape.slice(1)])])));
+        const extended = tf.tidy(() => tf.concat([given, tf.zeros([param.shape[0] - given.shape[0], ...param.shape.slice(1)])]));
+        param.assign(extended); // assign copies: the temporary is ours to free
+        extended.dispose();
         report.extended.push(name);
       } else {
         throw new Error(`${source}: weight '${name}' has shape [${given.shape}] but the MeanFlow model's is [${param.shape}]`);
       }
     } else if (/(^|\.)fc2\.(weight|bias)$/.test(name)) {
-      param.assign(tf.zerosLike(param));
+      const zeros = tf.zerosLike(param);
+      param.assign(zeros);
+      zeros.dispose();
       report.zeroed.push(name);
     } else report.fresh.push(name);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tf, Rng, MLPVelocity, Trainer, createModel, sampleToy2d, slicedWasserstein, trainToy2d, type ModelExtras } from '@flowmatch/core';
+import { tf, Rng, Module, Linear, MLPVelocity, Trainer, createModel, sampleToy2d, slicedWasserstein, trainToy2d, type ModelExtras } from '@flowmatch/core';
 import { meanFlowObjective, warmStart, meanFlowSpec, meanFlowModelFrom, sampleMeanFlow, trainMeanFlow, type MeanFlowBatch } from '@flowmatch/meanflow';
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -84,6 +84,31 @@ describe('warm start', () => {
     expect(() => meanFlowModelFrom(model, 'mf.safetensors')).toThrow(/mf.safetensors: this is already an average-velocity \(MeanFlow\) model/);
     fm.dispose();
     model.dispose();
+  });
+
+  it('leaves no tensors behind: widened and zeroed weights are copied in, their temporaries freed', () => {
+    // A model with a widened first layer (the MLP's r input) and a zeroed new head (an 'fc2' the weights lack).
+    class WithNewHead extends Module {
+      constructor() {
+        super();
+        this.registerModule('layer0', new Linear(3, 4));
+        this.registerModule('fc2', new Linear(4, 2));
+      }
+    }
+    const given = { 'layer0.weight': tf.ones([2, 4]), 'layer0.bias': tf.ones([4]) };
+    const model = new WithNewHead();
+    const before = tf.memory().numTensors;
+    const report = warmStart(model as never, given, 'fm');
+    expect(report.extended).toEqual(['layer0.weight']);
+    expect(report.zeroed).toEqual(['fc2.weight', 'fc2.bias']);
+    expect(tf.memory().numTensors).toBe(before);
+    const fm = new MLPVelocity({ dim: 2, hidden: 8, depth: 2 });
+    const start = tf.memory().numTensors;
+    meanFlowModelFrom(fm, 'fm').model.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    tf.dispose(Object.values(given));
+    model.dispose();
+    fm.dispose();
   });
 
   it('refuses weights of another architecture, naming the weight', () => {
