@@ -137,7 +137,7 @@ function renderReadme(entries: Entry[]): string {
     return [
       `## ${e.name}`,
       '',
-      `${e.description} ${e.task}, ${e.method}; ${(e.bytes / 1024).toFixed(0)} KiB (float16 EMA weights); ${m.steps} training steps${m.trainingSeconds ? ` (${m.trainingSeconds} s on a 2-core VM, wasm)` : ''}.`,
+      `${e.description} ${e.task}, ${e.method}; ${(e.bytes / 1024).toFixed(0)} KiB (float16 EMA weights); ${m.steps} training steps${m.trainingSeconds ? ` (${m.trainingSeconds} s of training on wasm, on a 2-core VM that ran other jobs too)` : ''}.`,
       '',
       'Reproduce:',
       '',
