@@ -9,4 +9,4 @@ import { nodeFileAccess } from './file-access.js';
 registerFileAccess(nodeFileAccess);
 
 export { nodeFileAccess } from './file-access.js';
-export { writeFileAtomic } from './atomic-file.js';
+export { writeFileAtomic, removeStaleTemporaries } from './atomic-file.js';
