@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { benchArgs, benchCommand, locateBench, BENCH_UNAVAILABLE } from '../src/
 import { listPretrained } from '../src/models.js';
 import { formatSummary, formatDuration } from '../src/summary.js';
 import { UNetVelocity, imageModelMeta } from '@flowmatch/image';
+import { tf, MLPVelocity, saveCheckpoint } from '@flowmatch/core';
 import { planImageEvaluation, imageEvaluationBudgetDefaults } from '@flowmatch/image/node';
 
 /** --config files, the command registry and the small commands, in-process (no training runs). */
@@ -119,6 +120,30 @@ describe('the command registry', () => {
     if (names.length) for (const name of names) expect(listed.join('\n')).toContain(name);
     else expect(listed[0]).toMatch(/no pretrained models installed/);
     expect(listed.slice(0, listed.length / 2)).toEqual(listed.slice(listed.length / 2));
+  });
+
+  it('sample refuses NaN weights naming the tensor, and samples that overflow (writing nothing), unless --allow-non-finite', async () => {
+    const model = new MLPVelocity({ dim: 2, hidden: 8, depth: 2, seed: 1 });
+    const save = async (name: string, fill: number) => {
+      const state = model.stateDict();
+      // The first layer's weights replaced: NaN, or finite but so large that the hidden activations overflow.
+      const first = Object.keys(state)[0];
+      const changed = { ...state, [first]: tf.fill(state[first].shape, fill) };
+      const file = join(dir, name);
+      await saveCheckpoint(file, { model: changed, step: 1, rngState: null, config: { model: model.spec(), meta: { task: '2d', dataset: 'moons' } } });
+      changed[first].dispose();
+      return file;
+    };
+    const nanWeights = await save('nan-2d.safetensors', Number.NaN);
+    const hugeWeights = await save('huge-2d.safetensors', 3e38);
+    model.dispose();
+    const out = join(dir, 'nan-samples.npy');
+    const args = (file: string, ...more: string[]) => ['--checkpoint', file, '--out', out, '--n', '10', '--solver', 'euler', '--nfe', '2', '--no-progress', ...more];
+    await expect(runCommand(sampleCommand, args(nanWeights), quiet)).rejects.toThrow(/nan-2d\.safetensors: model weight '.*' holds \d+ NaN or infinite values \(first at element 0\)/);
+    await expect(runCommand(sampleCommand, args(hugeWeights), quiet)).rejects.toThrow(/the sampled points: \d+ of 20 values are NaN or infinite \(first in sample \d\); nothing was written/);
+    expect(existsSync(out)).toBe(false);
+    await runCommand(sampleCommand, args(nanWeights, '--allow-non-finite'), quiet);
+    expect(existsSync(out)).toBe(true);
   });
 
   it('bench: finds the checkout from its sources, says what to do outside one, and passes its flags on', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tf, MLPVelocity, encodeCheckpoint, decodeSafetensors, loadModel, exportWeights, numberToHalf, CheckpointError } from '@flowmatch/core';
+import { tf, MLPVelocity, encodeCheckpoint, decodeSafetensors, encodeSafetensors, loadModel, exportWeights, numberToHalf, checkFinite, countNonFinite, NonFiniteError, CheckpointError } from '@flowmatch/core';
 
 /** A small trained-looking checkpoint: model weights, different EMA weights, and optimizer state. */
 function checkpointBytes(emaShift = 0.25, poison?: number): Uint8Array {
@@ -85,5 +85,34 @@ describe('exportWeights', () => {
     const before = tf.memory().numTensors;
     await exportWeights(bytes, { dtype: 'F16' });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('non-finite weights and samples', () => {
+  it('loadModel refuses NaN weights naming the tensor, loads the finite raw weights, and loads anyway when allowed', async () => {
+    const bytes = checkpointBytes(0, Number.NaN); // NaN in the EMA weights only
+    await expect(loadModel(bytes, { name: 'nan.safetensors' })).rejects.toThrow(/nan\.safetensors: ema weight '.*' holds 1 NaN or infinite value \(first at element 1\)/);
+    const raw = await loadModel(bytes, { name: 'nan.safetensors', ema: false });
+    expect(raw.weights).toBe('model');
+    raw.model.dispose();
+    const forced = await loadModel(bytes, { name: 'nan.safetensors', allowNonFinite: true });
+    expect(Number.isNaN(Math.max(...velocity(forced.model as MLPVelocity)))).toBe(true);
+    forced.model.dispose();
+  });
+
+  it('sees infinities in float16 weights by their exponent bits', async () => {
+    const { tensors, metadata } = decodeSafetensors((await exportWeights(checkpointBytes(), { dtype: 'F16' })).bytes);
+    const [name] = Object.keys(tensors);
+    (tensors[name].data as Uint16Array)[2] = 0xfc00; // −Inf
+    const bytes = encodeSafetensors(tensors, metadata);
+    await expect(loadModel(bytes, { name: 'inf.safetensors' })).rejects.toThrow(/inf\.safetensors: model weight '.*' holds 1 NaN or infinite value \(first at element 2\)/);
+  });
+
+  it('checkFinite names what and the first sample', () => {
+    expect(countNonFinite([1, Number.NaN, 2, Infinity])).toEqual({ count: 2, first: 1 });
+    expect(() => checkFinite(new Float32Array([0, 0, 0, 0, Number.NaN, 0]), 'the sampled points', { sampleSize: 2, hint: 'nothing was written' })).toThrow(
+      new NonFiniteError('the sampled points: 1 of 6 values are NaN or infinite (first in sample 2); nothing was written'),
+    );
+    expect(() => checkFinite([1, 2, 3], 'fine')).not.toThrow();
   });
 });

@@ -1,6 +1,6 @@
 // flowmatch sample: draws from any checkpoint a flowmatch trainer wrote (or a pretrained model by name); the model
 // kind and the data it was trained on come from the checkpoint. `flowmatch models` lists the pretrained ones.
-import { toy2dSampleDefaults, modelSampleDefaults, drawToy2d, parseToy2dMeta, loadModel, getModelKind, resolveBackend, writeFileAtomic, encodeNpy, encodeCsv, Rng, tf } from '@flowmatch/core';
+import { toy2dSampleDefaults, modelSampleDefaults, drawToy2d, parseToy2dMeta, loadModel, getModelKind, resolveBackend, writeFileAtomic, encodeNpy, encodeCsv, checkFinite, NON_FINITE_SAMPLES_HINT, Rng, tf } from '@flowmatch/core';
 import { sample, listMethods } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
 import { imageSampleDefaults, sampleImageModel } from '@flowmatch/image/node';
@@ -65,6 +65,7 @@ export const sampleCommand: CommandSpec = {
     samples/); --pitch P (MIDI number or note name, e.g. A4; default: cycle), --timbre NAME (default: cycle),
     --cfg W (default ${SAMPLE_DEFAULTS.audio.guidance}), --n (default ${SAMPLE_DEFAULTS.audio.n}).
     Other model kinds (plugins): <out>.npy of shape [n, ...sample shape]. Uses the EMA weights unless --no-ema.
+    Weights or samples that hold NaN or infinite values are refused, and nothing is written, unless --allow-non-finite.
     MeanFlow checkpoints sample with --solver meanflow (one jump per NFE) and --nfe 1 unless told otherwise.
       --solver S        ${listMethods().join(' | ')} (adaptive ones: --rtol X --atol X, default 1e-5)
       --nfe N           model evaluations for fixed-step solvers (2D ${SAMPLE_DEFAULTS['2d'].nfe}, images ${SAMPLE_DEFAULTS.image.nfe}, audio ${SAMPLE_DEFAULTS.audio.nfe})
@@ -81,6 +82,7 @@ ${COMMON_USAGE}
     nfe: { type: 'string' },
     n: { type: 'string' },
     'no-ema': { type: 'boolean' },
+    'allow-non-finite': { type: 'boolean' },
     class: { type: 'string' },
     cfg: { type: 'string' },
     'save-images': { type: 'string' },
@@ -102,7 +104,8 @@ ${COMMON_USAGE}
     const solver = v('solver') === undefined ? undefined : solverName(v('solver'), 'midpoint');
     const seed = num('seed', v('seed'), 0, { integer: true });
     await resolveBackend();
-    const loaded = await loadModel(checkpoint, { ema: !values['no-ema'] });
+    const allowNonFinite = values['allow-non-finite'] === true;
+    const loaded = await loadModel(checkpoint, { ema: !values['no-ema'], allowNonFinite });
     summary.metric('model', `'${loaded.spec.kind}' (${loaded.weights === 'ema' ? 'EMA weights' : 'stored weights'}, step ${loaded.step}) from ${checkpoint}`);
     const finish = (files: string[], extra: Array<[string, string]> = []) => {
       for (const [k, value] of extra) summary.metric(k, value);
@@ -124,7 +127,7 @@ ${COMMON_USAGE}
         const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.audio.nfe, { integer: true, min: 1 });
         const n = num('n', v('n'), SAMPLE_DEFAULTS.audio.n, { integer: true, min: 1 });
         const outDir = v('out') ?? 'samples';
-        const { files } = await sampleAudioModel(loaded.model, meta, { n, pitch: v('pitch'), timbre: v('timbre'), guidance, solver: method, nfe, rtol, atol, seed, outDir, progress: !values['no-progress'], log });
+        const { files } = await sampleAudioModel(loaded.model, meta, { n, pitch: v('pitch'), timbre: v('timbre'), guidance, solver: method, nfe, rtol, atol, seed, outDir, allowNonFinite, progress: !values['no-progress'], log });
         // Many WAVs: the folder, not each file.
         summary.output('WAVs', `${files.length - 1} in ${outDir}`);
         return finish(files.filter((f) => !f.endsWith('.wav')), [['sampler', `${method}, ${nfe} NFE, guidance ${guidance}, ${n} notes`]]);
@@ -157,6 +160,7 @@ ${COMMON_USAGE}
           out: v('out') ?? 'samples.npy',
           saveImagesDir: v('save-images'),
           trajectory: values.trajectory as boolean | undefined,
+          allowNonFinite,
           progress: !values['no-progress'],
           log,
         });
@@ -176,6 +180,7 @@ ${COMMON_USAGE}
         const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS['2d'].method);
         const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 });
         const result = drawToy2d(loaded.model, { dataset: meta.dataset, sample, method, nfe, rtol, atol, n, seed, dataPoints: Math.min(n, 10_000), trajectories: true });
+        if (!allowNonFinite) checkFinite(result.samples, 'the sampled points', { sampleSize: 2, hint: NON_FINITE_SAMPLES_HINT });
         await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
         await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
         await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE`);
@@ -191,7 +196,9 @@ ${COMMON_USAGE}
       try {
         const result = sample({ model: loaded.model, x0, method, nfe: num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
         try {
-          await writeFileAtomic(`${base}.npy`, encodeNpy(result.x.dataSync() as Float32Array, [n, ...shape]));
+          const samples = result.x.dataSync() as Float32Array;
+          if (!allowNonFinite) checkFinite(samples, 'the samples', { sampleSize: size, hint: NON_FINITE_SAMPLES_HINT });
+          await writeFileAtomic(`${base}.npy`, encodeNpy(samples, [n, ...shape]));
         } finally {
           result.x.dispose();
         }

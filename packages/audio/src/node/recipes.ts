@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, frechetDistance, ProgressReporter, type TrainSummary } from '@flowmatch/core';
+import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, frechetDistance, checkFinite, NON_FINITE_SAMPLES_HINT, ProgressReporter, type TrainSummary } from '@flowmatch/core';
 import type { MethodName } from '@flowmatch/solvers';
 import { SpectrogramUNet, type SpectrogramUNetConfig } from '../model.js';
 import { dropConditions, jointLabel, splitLabel, type LabelSpace } from '../labels.js';
@@ -394,6 +394,8 @@ export interface SampleAudioCheckpointOptions {
   seed: number;
   /** The folder the WAVs and spectrograms.png go to. */
   outDir: string;
+  /** Write notes whose spectrogram or audio holds NaN or infinite values instead of refusing them (default false). */
+  allowNonFinite?: boolean;
   progress?: boolean;
   log: (line: string) => void;
 }
@@ -436,6 +438,13 @@ export async function sampleAudioModel(model: SpectrogramUNet, meta: AudioModelM
     jointLabel(space, pitch ?? (pitches ? Math.floor(i / Math.max(1, timbres)) % pitches : null), timbre ?? (timbres ? i % timbres : null)),
   );
   const { notes, nfe, seconds } = generateNotesAudio(model, meta, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, seed: o.seed, progress: o.progress });
+  if (!o.allowNonFinite) {
+    const hint = NON_FINITE_SAMPLES_HINT;
+    notes.forEach((n, i) => {
+      checkFinite(n.logMel, `the spectrogram of note ${i} (${noteFileName(n, i)})`, { hint });
+      checkFinite(n.audio, `the audio of note ${i} (${noteFileName(n, i)})`, { hint });
+    });
+  }
   const files = await writeNotes(o.outDir, notes, meta.spectrogram.sampleRate);
   const png = join(o.outDir, 'spectrograms.png');
   const frames = spectrogramFrames(meta.spectrogram);

@@ -6,6 +6,7 @@
  */
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, readCheckpointSource } from './checkpoint.js';
 import { encodeSafetensors, halfToNumber, numberToHalf, type RawTensor, type RawTensors } from './safetensors.js';
+import { countNonFinite } from './finite.js';
 
 export type ExportDtype = 'F32' | 'F16';
 
@@ -55,9 +56,8 @@ export async function exportWeights(source: string | Uint8Array, options: Export
       tensors[`model.${tensorName}`] = tensor; // integer and boolean tensors travel as they are
       continue;
     }
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) throw new CheckpointError(name, `${wanted} weight '${tensorName}' holds a non-finite value (${values[i]} at element ${i}); refusing to export it`);
-    }
+    const { first } = countNonFinite(values);
+    if (first >= 0) throw new CheckpointError(name, `${wanted} weight '${tensorName}' holds a non-finite value (${values[first]} at element ${first}); refusing to export it`);
     if (dtype === 'F32') {
       tensors[`model.${tensorName}`] = { dtype: 'F32', shape: tensor.shape, data: values };
       continue;

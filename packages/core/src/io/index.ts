@@ -14,5 +14,6 @@ export {
 } from './checkpoint.js';
 export * from './load-model.js';
 export * from './export-weights.js';
+export * from './finite.js';
 export * from './file-access.js';
 export * from './npy.js';

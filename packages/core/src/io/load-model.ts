@@ -1,13 +1,16 @@
 import { tf } from '../backend/tf.js';
 import { getModelKind, type ModelSpec, type VelocityModule } from '../nn/model-registry.js';
 import { CheckpointError, readCheckpointSource } from './checkpoint.js';
-import { rawTensorsToTf } from './safetensors.js';
+import { rawTensorsToTf, type RawTensor } from './safetensors.js';
+import { countNonFinite } from './finite.js';
 
 export interface LoadModelOptions {
   /** Use the EMA weights when the checkpoint has them (default true). */
   ema?: boolean;
   /** Names bytes in error messages (a path names itself). */
   name?: string;
+  /** Load weights that hold NaN or infinite values instead of refusing them (default false: such a model samples garbage). */
+  allowNonFinite?: boolean;
 }
 
 export interface LoadedModel<M extends VelocityModule = VelocityModule> {
@@ -24,6 +27,23 @@ export interface LoadedModel<M extends VelocityModule = VelocityModule> {
   config: Record<string, unknown>;
   /** What errors call the checkpoint: its path, or the `name` given with bytes. */
   name: string;
+}
+
+/** NaN/±Inf among a stored tensor's values: floats of any width (a half's exponent bits all set), none in integers. */
+function countNonFiniteRaw(tensor: RawTensor): { count: number; first: number } {
+  if (tensor.dtype === 'F32' || tensor.dtype === 'F64') return countNonFinite(tensor.data as ArrayLike<number>);
+  if (tensor.dtype !== 'F16' && tensor.dtype !== 'BF16') return { count: 0, first: -1 };
+  const mask = tensor.dtype === 'F16' ? 0x7c00 : 0x7f80;
+  const bits = tensor.data as Uint16Array;
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & mask) === mask) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  return { count, first };
 }
 
 /**
@@ -70,6 +90,14 @@ export async function loadModel<M extends VelocityModule = VelocityModule>(sourc
     throw new CheckpointError(name, `config.model (kind '${spec.kind}') cannot build a model: ${(error as Error).message}`);
   }
   const weights: 'ema' | 'model' = options.ema !== false && header.groups.ema ? 'ema' : 'model';
+  if (!options.allowNonFinite) {
+    for (const [tensorName, tensor] of Object.entries(header.groups[weights]!)) {
+      const { count, first } = countNonFiniteRaw(tensor);
+      if (count > 0) {
+        throw new CheckpointError(name, `${weights} weight '${tensorName}' holds ${count} NaN or infinite value${count === 1 ? '' : 's'} (first at element ${first}): the model would sample garbage (allowNonFinite / --allow-non-finite loads it anyway)`);
+      }
+    }
+  }
   try {
     const state = rawTensorsToTf(header.groups[weights]!, name);
     try {

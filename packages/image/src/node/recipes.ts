@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, writeFileAtomic, encodeNpy, ProgressReporter, type TrainSummary } from '@flowmatch/core';
+import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, writeFileAtomic, encodeNpy, checkFinite, NON_FINITE_SAMPLES_HINT, ProgressReporter, type TrainSummary } from '@flowmatch/core';
 import type { MethodName } from '@flowmatch/solvers';
 import { UNetVelocity, type UNetVelocityConfig } from '../unet.js';
 import { dropLabels } from '../guidance.js';
@@ -285,6 +285,8 @@ export interface SampleImageCheckpointOptions {
   saveImagesDir?: string;
   /** Also write <out>-trajectory.png: the first (up to 16) samples from noise to image. */
   trajectory?: boolean;
+  /** Write samples that hold NaN or infinite values instead of refusing them (default false). */
+  allowNonFinite?: boolean;
   progress?: boolean;
   log: (line: string) => void;
 }
@@ -303,6 +305,7 @@ export async function sampleImageModel(model: UNetVelocity, meta: ImageModelMeta
   const images = sampleWithProgress(model, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, rtol: o.rtol, atol: o.atol, seed: o.seed }, 'sample', o.progress ?? true);
   const [h, w, c] = meta.dataset.shape;
   const base = o.out.replace(/\.(npy|png)$/i, '');
+  if (!o.allowNonFinite) checkFinite(images, 'the sampled images', { sampleSize: h * w * c, hint: NON_FINITE_SAMPLES_HINT });
   await writeFileAtomic(`${base}.npy`, encodeNpy(images, [o.n, h, w, c]));
   await saveImageGrid(`${base}.png`, { data: images, shape: [o.n, h, w, c] }, { scale: 2 });
   o.log(`sampled ${o.n} images (${o.solver}, ${o.nfe} NFE, guidance ${o.guidance}) in ${((performance.now() - started) / 1000).toFixed(1)}s → ${base}.npy (n×H×W×C float32 in [-1, 1]), ${base}.png`);
