@@ -91,6 +91,9 @@ describe('exportWeights', () => {
 describe('non-finite weights and samples', () => {
   it('loadModel refuses NaN weights naming the tensor, loads the finite raw weights, and loads anyway when allowed', async () => {
     const bytes = checkpointBytes(0, Number.NaN); // NaN in the EMA weights only
+    const before = tf.memory().numTensors;
+    await expect(loadModel(bytes, { name: 'nan.safetensors' })).rejects.toThrow(CheckpointError);
+    expect(tf.memory().numTensors).toBe(before); // refused before any model was built
     await expect(loadModel(bytes, { name: 'nan.safetensors' })).rejects.toThrow(/nan\.safetensors: ema weight '.*' holds 1 NaN or infinite value \(first at element 1\)/);
     const raw = await loadModel(bytes, { name: 'nan.safetensors', ema: false });
     expect(raw.weights).toBe('model');

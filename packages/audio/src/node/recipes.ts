@@ -439,10 +439,9 @@ export async function sampleAudioModel(model: SpectrogramUNet, meta: AudioModelM
   );
   const { notes, nfe, seconds } = generateNotesAudio(model, meta, { labels, guidance: o.guidance, method: o.solver, nfe: o.nfe, seed: o.seed, progress: o.progress });
   if (!o.allowNonFinite) {
-    const hint = NON_FINITE_SAMPLES_HINT;
     notes.forEach((n, i) => {
-      checkFinite(n.logMel, `the spectrogram of note ${i} (${noteFileName(n, i)})`, { hint });
-      checkFinite(n.audio, `the audio of note ${i} (${noteFileName(n, i)})`, { hint });
+      checkFinite(n.logMel, `the spectrogram of note ${i} (${noteFileName(n, i)})`, { hint: NON_FINITE_SAMPLES_HINT });
+      checkFinite(n.audio, `the audio of note ${i} (${noteFileName(n, i)})`, { hint: NON_FINITE_SAMPLES_HINT });
     });
   }
   const files = await writeNotes(o.outDir, notes, meta.spectrogram.sampleRate);

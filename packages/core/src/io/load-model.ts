@@ -83,12 +83,7 @@ export async function loadModel<M extends VelocityModule = VelocityModule>(sourc
   const spec = checkpointModelSpec(config, name);
   const meta = (config.meta && typeof config.meta === 'object' ? config.meta : {}) as Record<string, unknown>;
   const kind = getModelKind(spec.kind, name);
-  let model: VelocityModule;
-  try {
-    model = kind.create(spec.config);
-  } catch (error) {
-    throw new CheckpointError(name, `config.model (kind '${spec.kind}') cannot build a model: ${(error as Error).message}`);
-  }
+  // Checked before the model is built: nothing to free when the weights are refused.
   const weights: 'ema' | 'model' = options.ema !== false && header.groups.ema ? 'ema' : 'model';
   if (!options.allowNonFinite) {
     for (const [tensorName, tensor] of Object.entries(header.groups[weights]!)) {
@@ -97,6 +92,12 @@ export async function loadModel<M extends VelocityModule = VelocityModule>(sourc
         throw new CheckpointError(name, `${weights} weight '${tensorName}' holds ${count} NaN or infinite value${count === 1 ? '' : 's'} (first at element ${first}): the model would sample garbage (allowNonFinite / --allow-non-finite loads it anyway)`);
       }
     }
+  }
+  let model: VelocityModule;
+  try {
+    model = kind.create(spec.config);
+  } catch (error) {
+    throw new CheckpointError(name, `config.model (kind '${spec.kind}') cannot build a model: ${(error as Error).message}`);
   }
   try {
     const state = rawTensorsToTf(header.groups[weights]!, name);
