@@ -13,3 +13,4 @@ export * from './dropout.js';
 export * from './resample.js';
 export * from './unet.js';
 export * from './model-registry.js';
+export * from './config-schema.js';
