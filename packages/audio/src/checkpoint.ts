@@ -1,5 +1,5 @@
-import { loadModel, CheckpointError, type LoadModelOptions } from '@flowmatch/core';
-import { SpectrogramUNet } from './model.js';
+import { loadModel, CheckpointError, type LoadModelOptions, type ModelSpec } from '@flowmatch/core';
+import { SpectrogramUNet, resolveSpectrogramUNetConfig, type SpectrogramUNetConfig } from './model.js';
 import { spectrogramFrames, validateSpectrogramConfig, type LogMelStats, type SpectrogramConfig } from './spectrogram.js';
 
 /**
@@ -46,20 +46,30 @@ export function parseAudioMeta(meta: Record<string, unknown>, source: string): A
 }
 
 /**
- * An audio model from a checkpoint through core's loadModel, with its metadata checked against the model: a
+ * An audio checkpoint's model spec and meta checked together, before the model is built (loadModel's `checkSpec`): a
  * SpectrogramUNet whose frames, mel bins and label counts match the meta.
  */
+export function checkAudioSpec(spec: ModelSpec, meta: Record<string, unknown>, source: string): AudioModelMeta {
+  if (spec.kind !== 'spectrogram-unet') throw new CheckpointError(source, `not an audio model checkpoint: it holds a '${spec.kind}' model`);
+  const parsed = parseAudioMeta(meta, source);
+  const c = resolveSpectrogramUNetConfig(spec.config as unknown as SpectrogramUNetConfig);
+  const mismatch = (field: string, value: number, what: string) => new CheckpointError(source, `config.${field} = ${value} but ${what}`);
+  if (c.melBins !== parsed.spectrogram.nMels) throw mismatch('melBins', c.melBins, `meta.spectrogram.nMels = ${parsed.spectrogram.nMels}`);
+  if (c.frames !== spectrogramFrames(parsed.spectrogram)) throw mismatch('frames', c.frames, `meta.spectrogram gives ${spectrogramFrames(parsed.spectrogram)} frames`);
+  if (c.numPitches !== parsed.labels.pitches.length) throw mismatch('numPitches', c.numPitches, `meta.labels.pitches has ${parsed.labels.pitches.length}`);
+  if (c.numTimbres !== parsed.labels.timbres.length) throw mismatch('numTimbres', c.numTimbres, `meta.labels.timbres has ${parsed.labels.timbres.length}`);
+  return parsed;
+}
+
+/**
+ * An audio model from a checkpoint through core's loadModel, with its metadata checked against the model (checkAudioSpec,
+ * before the model is built).
+ */
 export async function loadAudioCheckpoint(source: string | Uint8Array, options: LoadModelOptions = {}) {
-  const loaded = await loadModel(source, options);
+  const loaded = await loadModel(source, { ...options, checkSpec: checkAudioSpec });
   try {
     if (!(loaded.model instanceof SpectrogramUNet)) throw new CheckpointError(loaded.name, `not an audio model checkpoint: it holds a '${loaded.spec.kind}' model`);
-    const meta = parseAudioMeta(loaded.meta, loaded.name);
-    const c = loaded.model.config;
-    if (c.melBins !== meta.spectrogram.nMels) throw new CheckpointError(loaded.name, `config.model.config.melBins = ${c.melBins} but meta.spectrogram.nMels = ${meta.spectrogram.nMels}`);
-    if (c.frames !== spectrogramFrames(meta.spectrogram)) throw new CheckpointError(loaded.name, `config.model.config.frames = ${c.frames} but meta.spectrogram gives ${spectrogramFrames(meta.spectrogram)} frames`);
-    if (c.numPitches !== meta.labels.pitches.length) throw new CheckpointError(loaded.name, `config.model.config.numPitches = ${c.numPitches} but meta.labels.pitches has ${meta.labels.pitches.length}`);
-    if (c.numTimbres !== meta.labels.timbres.length) throw new CheckpointError(loaded.name, `config.model.config.numTimbres = ${c.numTimbres} but meta.labels.timbres has ${meta.labels.timbres.length}`);
-    return { ...loaded, model: loaded.model, meta };
+    return { ...loaded, model: loaded.model, meta: parseAudioMeta(loaded.meta, loaded.name) };
   } catch (error) {
     loaded.model.dispose();
     throw error;

@@ -1,4 +1,5 @@
-import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, unetConfigFields, unetWeightCount, intIn, modelSizeLimits, parseConfig, checkModelBytes, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
+import * as z from 'zod';
 import { nullLabel, type LabelSpace } from './labels.js';
 
 /**
@@ -49,6 +50,33 @@ function layoutOf(c: ResolvedSpectrogramUNetConfig): UNetLayout {
   return { dims: image ? 2 : 1, inChannels: image ? 1 : c.melBins, outChannels: image ? 1 : c.melBins, baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout, embDim: 4 * baseChannels };
 }
 
+/** What a 'spectrogram-unet' config may hold (a checkpoint's config.model.config, or the options of `new SpectrogramUNet`). */
+export const spectrogramUNetConfigSchema = z
+  .object({
+    ...unetConfigFields,
+    frames: intIn(modelSizeLimits.frames),
+    melBins: intIn(modelSizeLimits.melBins),
+    numPitches: intIn(modelSizeLimits.numPitches).optional(),
+    numTimbres: intIn(modelSizeLimits.numTimbres).optional(),
+    layout: z.enum(['1d', '2d']).optional(),
+  })
+  .strict();
+
+/** The config checked whole, fields and the rules between them, without building anything; errors name the field. */
+export function parseSpectrogramUNetConfig(config: unknown): SpectrogramUNetConfig {
+  const parsed = parseConfig(spectrogramUNetConfigSchema, config) as SpectrogramUNetConfig;
+  validate(resolveSpectrogramUNetConfig(parsed));
+  return parsed;
+}
+
+/** The float32 values a SpectrogramUNet of this config stores (every parameter), from the config alone. */
+export function spectrogramUNetWeightCount(config: SpectrogramUNetConfig): number {
+  const c = resolveSpectrogramUNetConfig(config);
+  const branches = 1 + (c.secondTime ? 1 : 0) + (c.guidanceInput ? 1 : 0);
+  const table = (n: number) => (n > 0 ? (n + 1) * 4 * c.baseChannels : 0);
+  return unetWeightCount(layoutOf(c), branches, c.baseChannels) + table(c.numPitches) + table(c.numTimbres);
+}
+
 function validate(c: ResolvedSpectrogramUNetConfig): void {
   const count = (name: keyof SpectrogramUNetConfig, min: number) => {
     const v = c[name];
@@ -86,6 +114,12 @@ export class SpectrogramUNet extends UNetBackbone {
 
   constructor(config: SpectrogramUNetConfig) {
     super();
+    // Checked whole before any weight exists: a field out of range or a model too big for memory is refused here.
+    try {
+      checkModelBytes(spectrogramUNetWeightCount(parseConfig(spectrogramUNetConfigSchema, config) as SpectrogramUNetConfig));
+    } catch (error) {
+      throw new RangeError(`SpectrogramUNet: ${(error as Error).message}`);
+    }
     this.config = resolveSpectrogramUNetConfig(config);
     validate(this.config);
     const c = this.config;
@@ -166,4 +200,6 @@ registerModelKind<SpectrogramUNetConfig, SpectrogramUNet>({
   description: '1-D U-Net velocity field over log-mel frames, conditioned on pitch and timbre (@flowmatch/audio)',
   create: (config) => new SpectrogramUNet(config),
   sampleShape: (config) => [config.frames, config.melBins],
+  parseConfig: parseSpectrogramUNetConfig,
+  weightCount: spectrogramUNetWeightCount,
 });

@@ -12,6 +12,7 @@ import {
   audioModelMeta,
   parseAudioMeta,
   loadAudioCheckpoint,
+  spectrogramUNetWeightCount,
   defaultSpectrogramConfig,
   sampleSpectrograms,
   logMelStats,
@@ -64,13 +65,25 @@ describe('SpectrogramUNet', () => {
     expect(() => model.forward(tf.zeros([2, 8, 15]), tf.tensor1d([0.1, 0.8]))).toThrow(/\[B, 8, 16\], got \[2,8,15\]/);
     expect(() => model.forward(x, tf.tensor1d([0.1, 0.8]), { labels: tf.tensor1d([0, 1]) })).toThrow(/int32/);
     expect(() => new SpectrogramUNet({ ...small, frames: 7 })).toThrow(/frames 7 must be divisible by 2/);
-    expect(() => new SpectrogramUNet({ ...small, numPitches: -1 })).toThrow(/numPitches must be an integer >= 0/);
+    expect(() => new SpectrogramUNet({ ...small, numPitches: -1 })).toThrow(/^SpectrogramUNet: config.numPitches = -1 is out of range \(0..1000\)$/);
     model.dispose();
     // The 2-D layout (the comparison in the README): the same contract over a (frames × mels) image.
     const image = new SpectrogramUNet({ ...small, layout: '2d' });
     expect(image.forward(x, tf.tensor1d([0.1, 0.8]), { labels: tf.tensor1d([0, 11], 'int32') }).shape).toEqual([2, 8, 16]);
     expect(() => new SpectrogramUNet({ ...small, layout: '2d', melBins: 15 })).toThrow(/melBins 15 must be divisible by 2/);
     image.dispose();
+  });
+
+  it('counts its stored values from the config alone, exactly (1-D and 2-D layouts), and refuses bad fields by name', () => {
+    const stored = (m: SpectrogramUNet) => m.namedParameters().reduce((n, [, v]) => n + v.size, 0) + m.namedBuffers().reduce((n, [, v]) => n + v.size, 0);
+    for (const config of [small, { frames: 8, melBins: 8, baseChannels: 8, groups: 4, layout: '2d' as const, attentionLevels: [1], secondTime: true }]) {
+      const model = new SpectrogramUNet(config);
+      expect(spectrogramUNetWeightCount(config)).toBe(stored(model));
+      model.dispose();
+    }
+    expect(() => new SpectrogramUNet({ ...small, frames: 0 })).toThrow(/^SpectrogramUNet: config\.frames = 0 is out of range \(1\.\.1000000\)$/);
+    expect(() => new SpectrogramUNet({ ...small, layout: '3d' as '1d' })).toThrow(/^SpectrogramUNet: config\.layout = "3d" must be one of "1d", "2d"$/);
+    expect(() => new SpectrogramUNet({ ...small, melBins: 8192, baseChannels: 8192 })).toThrow(/^SpectrogramUNet: the model needs about \d+ GB/);
   });
 
   it('embeds a joint label as pitch row + timbre row: changing the timbre adds the same vector whatever the pitch', () => {
@@ -142,8 +155,11 @@ describe('audio checkpoints', () => {
     loaded.model.dispose();
 
     const wrong = join(dir, 'b.safetensors');
-    await write(wrong, new SpectrogramUNet(small), { ...meta, labels: { pitches: [60, 64], timbres: ['sine', 'pluck'] } });
-    await expect(loadAudioCheckpoint(wrong)).rejects.toThrow(/b\.safetensors.*numPitches = 3 but meta\.labels\.pitches has 2/);
+    await write(wrong, model, { ...meta, labels: { pitches: [60, 64], timbres: ['sine', 'pluck'] } });
+    // Compared before the model is built: nothing to free.
+    const before = tf.memory().numTensors;
+    await expect(loadAudioCheckpoint(wrong)).rejects.toThrow(/^.*b\.safetensors: config\.numPitches = 3 but meta\.labels\.pitches has 2$/);
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 

@@ -1,5 +1,5 @@
-import { loadModel, CheckpointError, type LoadModelOptions } from '@flowmatch/core';
-import { UNetVelocity } from './unet.js';
+import { loadModel, CheckpointError, type LoadModelOptions, type ModelSpec } from '@flowmatch/core';
+import { UNetVelocity, resolveUNetConfig, type UNetVelocityConfig } from './unet.js';
 
 /**
  * The `meta` an image run stores in its checkpoints (the Trainer's `meta` option), beside the model's spec: the data
@@ -44,11 +44,29 @@ export function parseImageMeta(meta: Record<string, unknown>, source: string): I
 }
 
 /**
+ * An image checkpoint's model spec and meta checked together, before the model is built (loadModel's `checkSpec`):
+ * a 'unet' model whose image size, channels and classes are the ones its meta says it was trained on.
+ */
+export function checkImageSpec(spec: ModelSpec, meta: Record<string, unknown>, source: string): ImageModelMeta {
+  if (spec.kind !== 'unet') throw new CheckpointError(source, `not an image model checkpoint: it holds a '${spec.kind}' model`);
+  const parsed = parseImageMeta(meta, source);
+  const c = resolveUNetConfig(spec.config as unknown as UNetVelocityConfig);
+  const [h, w, ch] = parsed.dataset.shape;
+  if (h !== c.imageSize || w !== c.imageSize || ch !== c.channels) {
+    throw new CheckpointError(source, `meta.dataset.shape = ${JSON.stringify(parsed.dataset.shape)} does not match the model (config.imageSize = ${c.imageSize}, config.channels = ${c.channels})`);
+  }
+  if (parsed.dataset.numClasses !== c.numClasses) {
+    throw new CheckpointError(source, `meta.dataset.numClasses = ${parsed.dataset.numClasses} does not match the model's config.numClasses = ${c.numClasses}`);
+  }
+  return parsed;
+}
+
+/**
  * An image model from a checkpoint (a path or its bytes) through core's loadModel, with its metadata checked: the
- * model must be a U-Net and the meta an image run's.
+ * model must be a U-Net and the meta an image run's, of the model's shape.
  */
 export async function loadImageCheckpoint(source: string | Uint8Array, options: LoadModelOptions = {}) {
-  const loaded = await loadModel(source, options);
+  const loaded = await loadModel(source, { ...options, checkSpec: checkImageSpec });
   try {
     if (!(loaded.model instanceof UNetVelocity)) throw new CheckpointError(loaded.name, `not an image model checkpoint: it holds a '${loaded.spec.kind}' model`);
     return { ...loaded, model: loaded.model, meta: parseImageMeta(loaded.meta, loaded.name) };

@@ -1,4 +1,5 @@
-import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, unetConfigFields, unetWeightCount, intIn, modelSizeLimits, parseConfig, checkModelBytes, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
+import * as z from 'zod';
 
 /**
  * Shape defaults: baseChannels 32, channelMults [1, 2, 2], blocksPerLevel 2, attention at the lowest resolution only
@@ -44,6 +45,30 @@ function layoutOf(c: ResolvedUNetVelocityConfig): UNetLayout {
   return { dims: 2, inChannels: c.channels, outChannels: c.channels, baseChannels, channelMults, blocksPerLevel, attentionLevels, midAttention, attentionHeads, groups, dropout, embDim: 4 * baseChannels };
 }
 
+/** What a 'unet' config may hold (a checkpoint's config.model.config, or the options of `new UNetVelocity`). */
+export const unetVelocityConfigSchema = z
+  .object({
+    ...unetConfigFields,
+    imageSize: intIn(modelSizeLimits.imageSize),
+    channels: intIn(modelSizeLimits.channels),
+    numClasses: intIn(modelSizeLimits.numClasses).optional(),
+  })
+  .strict();
+
+/** The config checked whole, fields and the rules between them, without building anything; errors name the field. */
+export function parseUNetVelocityConfig(config: unknown): UNetVelocityConfig {
+  const parsed = parseConfig(unetVelocityConfigSchema, config) as UNetVelocityConfig;
+  validate(resolveUNetConfig(parsed));
+  return parsed;
+}
+
+/** The float32 values a UNetVelocity of this config stores (every parameter), from the config alone. */
+export function unetVelocityWeightCount(config: UNetVelocityConfig): number {
+  const c = resolveUNetConfig(config);
+  const branches = 1 + (c.secondTime ? 1 : 0) + (c.guidanceInput ? 1 : 0);
+  return unetWeightCount(layoutOf(c), branches, c.baseChannels) + (c.numClasses > 0 ? (c.numClasses + 1) * 4 * c.baseChannels : 0);
+}
+
 function validate(c: ResolvedUNetVelocityConfig): void {
   const posInt = (name: string, v: unknown) => {
     if (!Number.isInteger(v) || (v as number) <= 0) throw new RangeError(`UNetVelocity: ${name} must be a positive integer, got ${String(v)}`);
@@ -75,6 +100,12 @@ export class UNetVelocity extends UNetBackbone {
 
   constructor(config: UNetVelocityConfig) {
     super();
+    // Checked whole before any weight exists: a field out of range or a model too big for memory is refused here.
+    try {
+      checkModelBytes(unetVelocityWeightCount(parseConfig(unetVelocityConfigSchema, config) as UNetVelocityConfig));
+    } catch (error) {
+      throw new RangeError(`UNetVelocity: ${(error as Error).message}`);
+    }
     this.config = resolveUNetConfig(config);
     validate(this.config);
     const c = this.config;
@@ -150,4 +181,6 @@ registerModelKind<UNetVelocityConfig, UNetVelocity>({
   description: 'U-Net velocity field for NHWC images (@flowmatch/image)',
   create: (config) => new UNetVelocity(config),
   sampleShape: (config) => [config.imageSize, config.imageSize, config.channels],
+  parseConfig: parseUNetVelocityConfig,
+  weightCount: unetVelocityWeightCount,
 });

@@ -1,5 +1,5 @@
 import { tf } from '../backend/tf.js';
-import { getModelKind, type ModelSpec, type VelocityModule } from '../nn/model-registry.js';
+import { checkModelSpec, getModelKind, type ModelSpec, type VelocityModule } from '../nn/model-registry.js';
 import { CheckpointError, readCheckpointSource } from './checkpoint.js';
 import { rawTensorsToTf, type RawTensor } from './safetensors.js';
 import { countNonFinite } from './finite.js';
@@ -11,6 +11,11 @@ export interface LoadModelOptions {
   name?: string;
   /** Load weights that hold NaN or infinite values instead of refusing them (default false: such a model samples garbage). */
   allowNonFinite?: boolean;
+  /**
+   * Checks the model spec and the stored meta together before anything is allocated (a domain loader compares the
+   * data shape its meta states with the model's); throw to refuse, with a message naming the field.
+   */
+  checkSpec?: (spec: ModelSpec, meta: Record<string, unknown>, name: string) => void;
 }
 
 export interface LoadedModel<M extends VelocityModule = VelocityModule> {
@@ -80,8 +85,16 @@ export function checkpointModelSpec(config: unknown, source: string): ModelSpec 
 export async function loadModel<M extends VelocityModule = VelocityModule>(source: string | Uint8Array, options: LoadModelOptions = {}): Promise<LoadedModel<M>> {
   const { header, name } = await readCheckpointSource(source, options.name);
   const config = (header.config && typeof header.config === 'object' ? header.config : {}) as Record<string, unknown>;
-  const spec = checkpointModelSpec(config, name);
   const meta = (config.meta && typeof config.meta === 'object' ? config.meta : {}) as Record<string, unknown>;
+  // The stored config is validated whole (schema, sizes, the memory its weights need) before anything is allocated.
+  let spec: ModelSpec;
+  try {
+    spec = checkModelSpec(checkpointModelSpec(config, name)).spec;
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(name, (error as Error).message);
+  }
+  options.checkSpec?.(spec, meta, name);
   const kind = getModelKind(spec.kind, name);
   // Checked before the model is built: nothing to free when the weights are refused.
   const weights: 'ema' | 'model' = options.ema !== false && header.groups.ema ? 'ema' : 'model';

@@ -29,7 +29,7 @@ export const modelSizeLimits = {
 /**
  * The weights a model may hold by default: 1 GiB of float32 (268M parameters), far above anything trained on a CPU
  * here, and low enough that loading one (file bytes + tensors) stays within a few GB. `FM_MODEL_MEMORY_LIMIT` (bytes,
- * or a size like '4GB') or the `maxModelBytes` option raises it.
+ * or a size like '4GB') raises it.
  */
 export const DEFAULT_MAX_MODEL_BYTES = 2 ** 30;
 
@@ -90,9 +90,9 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, prefix: string):
     case 'unrecognized_keys':
       return new ConfigFieldError(field || prefix, `has unknown field${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map((k) => `'${k}'`).join(', ')}`);
     case 'too_big':
-      return new ConfigFieldError(field, `= ${show(value)} is too large (at most ${String(issue.maximum)}${issue.origin === 'array' ? ' entries' : ''})`);
+      return new ConfigFieldError(field, `= ${show(value)} is too large (at most ${String(issue.maximum)}${issue.origin === 'array' ? (Number(issue.maximum ?? 0) === 1 ? ' entry' : ' entries') : ''})`);
     case 'too_small':
-      return new ConfigFieldError(field, `= ${show(value)} is too small (at least ${String(issue.minimum)}${issue.origin === 'array' ? ' entries' : ''})`);
+      return new ConfigFieldError(field, `= ${show(value)} is too small (at least ${String(issue.minimum)}${issue.origin === 'array' ? (Number(issue.minimum ?? 0) === 1 ? ' entry' : ' entries') : ''})`);
     case 'invalid_union':
       return new ConfigFieldError(field, `= ${show(value)} is none of the allowed forms`);
     default:
@@ -132,7 +132,7 @@ export function parseByteSize(text: string): number | undefined {
   return Math.floor(Number(m[1]) * scale);
 }
 
-/** The weight limit in force: the option, else FM_MODEL_MEMORY_LIMIT, else DEFAULT_MAX_MODEL_BYTES. */
+/** The weight limit in force: the argument, else FM_MODEL_MEMORY_LIMIT, else DEFAULT_MAX_MODEL_BYTES. */
 export function maxModelBytes(option?: number): number {
   if (option !== undefined) return option;
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FM_MODEL_MEMORY_LIMIT;
@@ -142,4 +142,20 @@ export function maxModelBytes(option?: number): number {
     return parsed;
   }
   return DEFAULT_MAX_MODEL_BYTES;
+}
+
+/**
+ * Refuses a model whose float32 weights would exceed the limit (maxModelBytes), before any is allocated; returns
+ * their size in bytes. Training holds about four times as much again (gradients, Adam's two moments, EMA).
+ */
+export function checkModelBytes(weights: number, limit?: number): number {
+  const bytes = weights * 4;
+  const max = maxModelBytes(limit);
+  if (!(bytes <= max)) {
+    throw new RangeError(
+      `the model needs about ${formatBytes(bytes)} for its ${Math.round(weights).toLocaleString('en-US')} float32 weights, above the limit of ${formatBytes(max)} ` +
+        `(training needs about 5× that; FM_MODEL_MEMORY_LIMIT=8GB raises the limit)`,
+    );
+  }
+  return bytes;
 }

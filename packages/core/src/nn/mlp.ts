@@ -6,6 +6,8 @@ import { Linear } from './linear.js';
 import { activation, type ActivationName } from './activations.js';
 import { SinusoidalEmbedding } from './embeddings.js';
 import type { ModelSpec } from './model-registry.js';
+import * as z from 'zod';
+import { intIn, modelSizeLimits as L, parseConfig, checkModelBytes } from './config-schema.js';
 
 export interface MLPVelocityConfig {
   /** Data dimension (2 for the toy sets). */
@@ -26,6 +28,37 @@ export interface MLPVelocityConfig {
   seed?: number;
 }
 
+/** What an 'mlp' config may hold (a checkpoint's config.model.config, or the options of `new MLPVelocity`). */
+export const mlpConfigSchema = z
+  .object({
+    dim: intIn(L.dim),
+    hidden: intIn(L.hidden).optional(),
+    depth: intIn(L.depth).optional(),
+    activation: z.enum(['silu', 'elu', 'relu', 'gelu', 'tanh', 'softplus']).optional(),
+    timeEmbedding: z
+      .union([
+        z.literal('raw'),
+        z.object({ sinusoidal: intIn(L.sinusoidal).refine((n) => n % 2 === 0, { message: 'must be even (sin and cos pairs)' }) }).strict(),
+      ])
+      .optional(),
+    numClasses: intIn(L.numClasses).optional(),
+    secondTime: z.boolean().optional(),
+    guidanceInput: z.boolean().optional(),
+    seed: intIn(L.seed).optional(),
+  })
+  .strict();
+
+/** The stored weights (parameters and buffers, float32 values) an MLPVelocity of this config holds, counted from the config alone. */
+export function mlpWeightCount(config: MLPVelocityConfig): number {
+  const { dim, hidden = 128, depth = 4, numClasses = 0, secondTime = false, guidanceInput = false } = config;
+  const te = config.timeEmbedding ?? 'raw';
+  const timeDims = te === 'raw' ? 1 : te.sinusoidal;
+  const buffers = te === 'raw' ? 0 : te.sinusoidal / 2;
+  const inDims = dim + timeDims * (secondTime ? 2 : 1) + (guidanceInput ? 1 : 0);
+  const linear = (i: number, o: number) => i * o + o;
+  return linear(inDims, hidden) + (depth - 1) * linear(hidden, hidden) + linear(hidden, dim) + (numClasses > 0 ? (numClasses + 1) * hidden : 0) + buffers;
+}
+
 /** Activations tfjs can fuse into the matmul kernel (used on the inference path only). */
 const FUSABLE: Partial<Record<ActivationName, 'relu' | 'elu'>> = { relu: 'relu', elu: 'elu' };
 
@@ -39,6 +72,13 @@ export class MLPVelocity extends Module {
 
   constructor(config: MLPVelocityConfig) {
     super();
+    // Checked whole before any weight exists: a field out of range or a model too big for memory is refused here.
+    try {
+      config = parseConfig(mlpConfigSchema, config) as MLPVelocityConfig;
+      checkModelBytes(mlpWeightCount(config));
+    } catch (error) {
+      throw new RangeError(`MLPVelocity: ${(error as Error).message}`);
+    }
     this.config = {
       hidden: 128,
       depth: 4,
@@ -51,8 +91,6 @@ export class MLPVelocity extends Module {
       timeEmbedding: config.timeEmbedding ?? 'raw',
     };
     const { dim, hidden, depth, numClasses, secondTime, guidanceInput, seed } = this.config;
-    if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`MLPVelocity: dim must be a positive integer, got ${dim}`);
-    if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`MLPVelocity: depth must be >= 1, got ${depth}`);
     const rng = new Rng(seed);
     const te = this.config.timeEmbedding;
     let timeDims = 1;

@@ -1,6 +1,7 @@
 import type { Module } from './module.js';
 import type { VelocityFn } from '../types.js';
-import { MLPVelocity, type MLPVelocityConfig } from './mlp.js';
+import { MLPVelocity, mlpConfigSchema, mlpWeightCount, type MLPVelocityConfig } from './mlp.js';
+import { parseConfig, checkModelBytes } from './config-schema.js';
 
 /** What a checkpoint stores to rebuild a model: its registered kind and its (JSON) configuration. */
 export interface ModelSpec<C = Record<string, unknown>> {
@@ -29,6 +30,14 @@ export interface ModelKind<C = any, M extends VelocityModule = VelocityModule> {
   create(config: C): M;
   /** The shape of one sample (without the batch axis): noise of [n, ...shape] is what sampling starts from. */
   sampleShape(config: C): number[];
+  /**
+   * Checks a stored config whole (types, integer ranges, rules between fields) without allocating anything, and
+   * returns it; the error (a ConfigFieldError from `parseConfig`) names the field: `config.hidden = 1e9 is out of
+   * range (1..65536)`. Kinds without it are checked only by `create`.
+   */
+  parseConfig?(config: unknown): C;
+  /** The float32 values the model's weights (parameters and buffers) will hold: what the memory limit is checked on. */
+  weightCount?(config: C): number;
 }
 
 /** What `flowmatch sample` draws from a model kind whose package defines no sampling of its own: n samples, solver, NFE. */
@@ -63,9 +72,33 @@ export function getModelKind(name: string, source?: string): ModelKind {
   return kind;
 }
 
-/** Builds an untrained model from a spec. */
+export interface CheckModelOptions {
+  /** Named in errors (a checkpoint's path). */
+  source?: string;
+}
+
+/**
+ * Validates a spec before anything is allocated: the kind must be registered, its config must pass the kind's
+ * schema, and the weights must fit the memory limit (FM_MODEL_MEMORY_LIMIT, else 1 GiB: the same limit the models'
+ * constructors apply). Returns the parsed config and the weights' size in bytes
+ * (undefined when the kind cannot say). Errors are one line: `<source>: config.depth = 1e7 is out of range (1..1024)`.
+ */
+export function checkModelSpec(spec: ModelSpec, options: CheckModelOptions = {}): { spec: ModelSpec; bytes?: number } {
+  const kind = getModelKind(spec.kind, options.source);
+  const where = options.source ? `${options.source}: ` : '';
+  try {
+    const config = (kind.parseConfig ? kind.parseConfig(spec.config) : spec.config) as Record<string, unknown>;
+    const bytes = kind.weightCount ? checkModelBytes(kind.weightCount(config)) : undefined;
+    return { spec: { kind: spec.kind, config }, bytes };
+  } catch (error) {
+    throw new RangeError(`${where}${(error as Error).message}${kind.parseConfig ? '' : ` (model kind '${spec.kind}')`}`);
+  }
+}
+
+/** Builds an untrained model from a spec, validated first (checkModelSpec). */
 export function createModel(spec: ModelSpec, source?: string): VelocityModule {
-  return getModelKind(spec.kind, source).create(spec.config);
+  const checked = checkModelSpec(spec, { source });
+  return getModelKind(spec.kind, source).create(checked.spec.config);
 }
 
 /** The spec of a model that has one (MLPVelocity, UNetVelocity, plugin models with `spec()`), else undefined. */
@@ -79,4 +112,6 @@ registerModelKind<MLPVelocityConfig, MLPVelocity>({
   description: 'MLP velocity field for low-dimensional data (core)',
   create: (config) => new MLPVelocity(config),
   sampleShape: (config) => [config.dim],
+  parseConfig: (config) => parseConfig(mlpConfigSchema, config) as MLPVelocityConfig,
+  weightCount: mlpWeightCount,
 });

@@ -92,7 +92,7 @@ export abstract class Module {
    */
   loadStateDict(state: NamedTensors, options: { strict?: boolean; source?: string } = {}): void {
     const strict = options.strict ?? true;
-    const where = options.source ? ` from ${options.source}` : '';
+    const where = options.source ? `${options.source}: ` : '';
     const problems: string[] = [];
     const targets = new Map<string, tf.Variable>([...this.namedParameters(), ...this.namedBuffers()]);
     for (const [name, target] of targets) {
@@ -110,7 +110,9 @@ export abstract class Module {
       for (const name of Object.keys(state)) if (!targets.has(name)) problems.push(`unexpected tensor '${name}'`);
     }
     if (problems.length) {
-      throw new Error(`cannot load state dict into ${this.constructor.name}${where}:\n  ${problems.join('\n  ')}`);
+      // One line (a CLI prints it as the whole error); the first few problems say enough to see what happened.
+      const shown = problems.slice(0, 6).join('; ') + (problems.length > 6 ? `; and ${problems.length - 6} more` : '');
+      throw new Error(`${where}the weights do not fit ${this.constructor.name} (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown}`);
     }
     for (const [name, target] of targets) {
       const value = state[name];

@@ -8,6 +8,8 @@ import { AttentionBlock } from './attention.js';
 import { Downsample, Upsample } from './resample.js';
 import { TimeEmbedding } from './embeddings.js';
 import type { ModelExtras } from '../types.js';
+import * as z from 'zod';
+import { intIn, finite, modelSizeLimits as L } from './config-schema.js';
 
 /** The shape fields of a U-Net model's config (each model states its own defaults). */
 export interface UNetShapeOptions {
@@ -113,6 +115,63 @@ export function validateUNetLayout(owner: string, c: UNetLayout): void {
     if (ch % c.attentionHeads !== 0) throw new RangeError(`${owner}: level channels ${ch} must be divisible by attentionHeads (${c.attentionHeads})`);
   }
 }
+
+/**
+ * The float32 values of the weights UNetBackbone.buildUNet registers for `layout`, plus `timeBranches` time
+ * embeddings of `featureDim` sinusoidal features, counted from the sizes alone (it mirrors buildUNet; a test
+ * holds them equal). What the memory limit is checked on before a U-Net is built.
+ */
+export function unetWeightCount(c: UNetLayout, timeBranches: number, featureDim: number): number {
+  const taps = c.dims === 2 ? 9 : 3;
+  const conv = (i: number, o: number, k = taps) => k * i * o + o;
+  const linear = (i: number, o: number) => i * o + o;
+  const norm = (ch: number) => 2 * ch;
+  const res = (i: number, o: number) => norm(i) + conv(i, o) + linear(c.embDim, o) + norm(o) + conv(o, o) + (i !== o ? conv(i, o, 1) : 0);
+  const attention = (ch: number) => norm(ch) + linear(ch, 3 * ch) + linear(ch, ch);
+  const base = c.baseChannels;
+  let count = timeBranches * (linear(featureDim, c.embDim) + linear(c.embDim, c.embDim)) + conv(c.inChannels, base);
+  const skips: number[] = [base];
+  let ch = base;
+  c.channelMults.forEach((mult, level) => {
+    const out = base * mult;
+    for (let i = 0; i < c.blocksPerLevel; i++) {
+      count += res(ch, out) + (c.attentionLevels.includes(level) ? attention(out) : 0);
+      ch = out;
+      skips.push(ch);
+    }
+    if (level < c.channelMults.length - 1) {
+      count += conv(ch, ch);
+      skips.push(ch);
+    }
+  });
+  count += 2 * res(ch, ch) + (c.midAttention ? attention(ch) : 0);
+  for (let level = c.channelMults.length - 1; level >= 0; level--) {
+    const out = base * c.channelMults[level];
+    for (let i = 0; i <= c.blocksPerLevel; i++) {
+      count += res(ch + skips.pop()!, out) + (c.attentionLevels.includes(level) ? attention(out) : 0);
+      ch = out;
+    }
+    if (level > 0) count += conv(ch, ch);
+  }
+  return count + norm(ch) + conv(ch, c.outChannels);
+}
+
+/** The zod fields of UNetShapeOptions and UNetTimeOptions, with the size limits; each model adds its own. */
+export const unetConfigFields = {
+  baseChannels: intIn(L.baseChannels).optional(),
+  channelMults: z.array(intIn(L.channelMult)).min(L.levels[0]).max(L.levels[1]).optional(),
+  blocksPerLevel: intIn(L.blocksPerLevel).optional(),
+  attentionLevels: z.array(intIn([0, L.levels[1] - 1])).max(L.levels[1]).optional(),
+  midAttention: z.boolean().optional(),
+  attentionHeads: intIn(L.attentionHeads).optional(),
+  groups: intIn(L.groups).optional(),
+  dropout: finite({ atLeast: 0, below: 1 }).optional(),
+  secondTime: z.boolean().optional(),
+  secondTimeInput: z.enum(['interval', 'r']).optional(),
+  guidanceInput: z.boolean().optional(),
+  timeScale: finite({ above: 0 }).optional(),
+  seed: intIn(L.seed).optional(),
+};
 
 type Step = { kind: 'res'; block: ResBlock; attn?: AttentionBlock } | { kind: 'resample'; block: Downsample | Upsample };
 

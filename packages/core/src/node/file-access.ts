@@ -2,14 +2,38 @@ import { open, readFile } from 'node:fs/promises';
 import type { FileAccess } from '../io/file-access.js';
 import { writeFileAtomic } from './atomic-file.js';
 
+/** Node's own text for these says neither what was expected nor (for some) which file: ours names the file. */
+function readError(path: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const detail: Record<string, string> = {
+    ENOENT: 'no such file',
+    EISDIR: 'is a directory, not a file',
+    EACCES: 'permission denied',
+    ERR_FS_FILE_TOO_LARGE: 'is larger than 2 GiB, more than a whole read can hold',
+  };
+  return code && detail[code] ? Object.assign(new Error(`${path}: ${detail[code]}`), { code }) : (error as Error);
+}
+
 /** Node's file system as core's FileAccess: whole reads, ranged reads through a file handle, atomic writes. */
 export const nodeFileAccess: FileAccess = {
   async readFile(path) {
-    const bytes = await readFile(path);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      const bytes = await readFile(path);
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (error) {
+      throw readError(path, error);
+    }
   },
   async readRange(path, offset, length) {
-    const handle = await open(path, 'r');
+    let handle;
+    try {
+      handle = await open(path, 'r');
+      // A directory opens fine on Linux and fails only at the read: say so up front.
+      if ((await handle.stat()).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+    } catch (error) {
+      await handle?.close();
+      throw readError(path, error);
+    }
     try {
       const size = (await handle.stat()).size;
       const bytes = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
