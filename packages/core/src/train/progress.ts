@@ -42,10 +42,25 @@ export class ProgressReporter {
     this.tty = options.tty ?? (Boolean(this.stream.isTTY) && !process.env.CI);
   }
 
-  /** Marks the step training starts from (after a resume), so rates and ETA count only new steps. */
-  begin(step: number): void {
+  /**
+   * Marks the step training starts from, so rates and ETA count only new steps. After a resume (`resumed`: the
+   * checkpoint and the steps its schedule spans) it says so first, on a TTY and in plain mode alike:
+   * `train: resumed from step 1200 of out/2d/model.safetensors (planned 3000 steps)`.
+   */
+  begin(step: number, resumed?: { source: string; planned: number }): void {
     this.startStep = step;
+    this.lastPlainStep = step;
     this.rateAt = { time: performance.now(), step };
+    if (resumed) {
+      const stops = this.options.total < resumed.planned ? `; this run stops at step ${this.options.total}` : '';
+      this.note(`${this.options.label ?? 'train'}: resumed from step ${step} of ${resumed.source} (planned ${resumed.planned} steps${stops})`);
+    }
+  }
+
+  /** A line of its own between progress updates (on a TTY the bar is redrawn below it). */
+  note(line: string): void {
+    if (this.options.silent) return;
+    this.stream.write(this.tty ? `\r${line}\x1b[K\n` : `${line}\n`);
   }
 
   /** Changes the step count the bar runs to (a time-bounded run re-plans it). */
@@ -82,7 +97,8 @@ export class ProgressReporter {
   finish(step: number, fields: ProgressFields = {}, note = ''): void {
     if (this.options.silent) return;
     const seconds = (performance.now() - this.start) / 1000;
-    const summary = `${this.options.label ?? 'train'} done: ${step} ${this.options.unit ?? 'steps'} in ${seconds.toFixed(1)}s${fieldText(fields)}${note ? ` — ${note}` : ''}`;
+    const resumed = this.startStep > 0 ? ` (${step - this.startStep} in this run, resumed from step ${this.startStep})` : '';
+    const summary = `${this.options.label ?? 'train'} done: ${step} ${this.options.unit ?? 'steps'}${resumed} in ${seconds.toFixed(1)}s${fieldText(fields)}${note ? ` — ${note}` : ''}`;
     this.stream.write(this.tty ? `\r${this.format(step, fields, true)}\x1b[K\n${summary}\n` : `${summary}\n`);
   }
 

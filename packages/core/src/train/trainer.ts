@@ -1,9 +1,11 @@
 import { tf } from '../backend/tf.js';
 import { Rng } from '../random.js';
 import type { Module } from '../nn/module.js';
-import { modelSpecOf } from '../nn/model-registry.js';
+import { modelSpecOf, type ModelSpec } from '../nn/model-registry.js';
 import { explainMissingKernel } from '../backend/resolve.js';
-import { loadCheckpoint, saveCheckpoint, disposeCheckpoint } from '../io/index.js';
+import { loadCheckpoint, saveCheckpoint, disposeCheckpoint, CheckpointError } from '../io/index.js';
+import { readCheckpointSource } from '../io/checkpoint.js';
+import { checkpointModelSpec } from '../io/load-model.js';
 import { FlatAdam, NonFiniteGradientError, type AdamConfig } from './optimizer.js';
 import { FlatEMA } from './ema.js';
 import { learningRateAt, type LrScheduleConfig } from './lr-schedule.js';
@@ -78,6 +80,22 @@ export interface TrainSummary {
   stoppedBy: 'steps' | 'time' | 'signal';
 }
 
+/** Where a resumed trainer started: the checkpoint and its step. */
+export interface ResumedFrom {
+  source: string;
+  step: number;
+}
+
+export interface FitOptions {
+  onStep?: (r: StepResult) => void;
+  signal?: AbortSignal;
+  /**
+   * Stop when this many steps are completed (counting a resumed run's earlier steps) although the schedule spans
+   * more: a resumed run told to stop early follows the original run's learning rates exactly. Default: the planned steps.
+   */
+  untilStep?: number;
+}
+
 export class NonFiniteLossError extends Error {
   constructor(message: string) {
     super(message);
@@ -99,6 +117,8 @@ export class Trainer {
   readonly losses: number[] = [];
   /** Steps the LR schedule spans (config.steps unless re-planned for a time budget). */
   plannedSteps: number;
+  /** Set by resume(): the checkpoint this trainer continues and the step it was at. */
+  resumedFrom?: ResumedFrom;
   private lastCheckpointStep = -1;
   private readonly names: string[];
   private readonly variables: tf.Variable[];
@@ -175,16 +195,21 @@ export class Trainer {
   }
 
   /** Runs until config.steps (or the time budget), with progress and periodic checkpoints. */
-  async fit(options: { onStep?: (r: StepResult) => void; signal?: AbortSignal } = {}): Promise<TrainSummary> {
+  async fit(options: FitOptions = {}): Promise<TrainSummary> {
+    if (options.untilStep !== undefined && (!Number.isInteger(options.untilStep) || options.untilStep < 1)) {
+      throw new RangeError(`Trainer.fit: untilStep must be a positive integer, got ${options.untilStep}`);
+    }
+    const end = () => Math.min(this.plannedSteps, options.untilStep ?? Infinity);
     const progressConfig = this.config.progress ?? true;
     const progress = new ProgressReporter({
-      total: this.plannedSteps,
+      total: end(),
       label: 'train',
       timeBudgetSeconds: this.config.maxSeconds,
       ...(typeof progressConfig === 'object' ? progressConfig : {}),
       silent: progressConfig === false,
     });
-    progress.begin(this.step);
+    const resumed = this.resumedFrom && this.resumedFrom.step === this.step ? this.resumedFrom : undefined;
+    progress.begin(this.step, resumed && { source: resumed.source, planned: this.plannedSteps });
     const start = performance.now();
     const startStep = this.step;
     let stoppedBy: TrainSummary['stoppedBy'] = 'steps';
@@ -195,7 +220,7 @@ export class Trainer {
     let nextCalibration = budget && startStep === 0 ? Math.min(2, budget * 0.1) : Infinity;
     let last: StepResult | undefined;
     let rateMark = { step: startStep, elapsed: 0 };
-    while (this.step < this.plannedSteps) {
+    while (this.step < end()) {
       if (options.signal?.aborted) {
         stoppedBy = 'signal';
         break;
@@ -209,7 +234,7 @@ export class Trainer {
         const rate = (this.step - rateMark.step) / Math.max(1e-3, elapsed - rateMark.elapsed);
         const affordable = this.step + Math.floor(rate * (budget - elapsed) * 0.97);
         this.plannedSteps = Math.max(this.step + 1, Math.min(this.config.steps, affordable));
-        progress.setTotal(this.plannedSteps);
+        progress.setTotal(end());
         rateMark = { step: this.step, elapsed };
         nextCalibration = elapsed + budget * 0.1;
         if (nextCalibration > budget * 0.6) nextCalibration = Infinity;
@@ -292,6 +317,7 @@ export class Trainer {
       this.step = ckpt.step;
       this.plannedSteps = cfg.plannedSteps ?? this.config.steps;
       this.lastCheckpointStep = ckpt.step;
+      this.resumedFrom = { source: path, step: ckpt.step };
     } finally {
       disposeCheckpoint(ckpt);
     }
@@ -312,9 +338,9 @@ export class Trainer {
  * A recipe's training run: fit(), then the EMA weights into the model (the weights to sample with). The trainer is
  * disposed either way and the model too when training fails, so a recipe hands back a ready model or nothing.
  */
-export async function trainToCompletion(trainer: Trainer): Promise<TrainSummary> {
+export async function trainToCompletion(trainer: Trainer, options: FitOptions = {}): Promise<TrainSummary> {
   try {
-    const summary = await trainer.fit();
+    const summary = await trainer.fit(options);
     trainer.useEmaWeights();
     return summary;
   } catch (error) {
@@ -323,4 +349,150 @@ export async function trainToCompletion(trainer: Trainer): Promise<TrainSummary>
   } finally {
     trainer.dispose();
   }
+}
+
+/** What a checkpoint says about the run that wrote it: enough to rebuild that run and resume it (no tensors made). */
+export interface ResumePoint {
+  /** The checkpoint's path (errors name it). */
+  source: string;
+  /** Steps completed when it was written. */
+  step: number;
+  /** Steps its learning-rate schedule spans (re-planned for a time budget, where the run had one). */
+  plannedSteps: number;
+  /** The trainer settings the run was saved with (optimizer, schedule, clipping, EMA, seed, …). */
+  trainer: Partial<Omit<TrainerConfig, 'meta' | 'progress'>>;
+  /** The model to rebuild (`createModel(spec)`). */
+  spec: ModelSpec;
+  /** The run's domain meta (task, data set, path, `recipe` …). */
+  meta: Record<string, unknown>;
+}
+
+/**
+ * Reads what resuming a checkpoint needs from its header: the step, the planned steps, the trainer settings, the
+ * model spec and the meta. `check` runs first (a recipe refuses another task's checkpoint there, which says more than
+ * a missing optimizer state would); then a checkpoint without optimizer state (an exported or pretrained model) is
+ * refused. Every error names the file.
+ */
+export async function readResumePoint(path: string, check?: (point: ResumePoint) => void): Promise<ResumePoint> {
+  const { header, name } = await readCheckpointSource(path);
+  const config = (header.config && typeof header.config === 'object' ? header.config : {}) as Record<string, unknown>;
+  const meta = (config.meta && typeof config.meta === 'object' ? config.meta : {}) as Record<string, unknown>;
+  const trainer = (config.trainer && typeof config.trainer === 'object' ? config.trainer : undefined) as ResumePoint['trainer'] | undefined;
+  const planned = typeof config.plannedSteps === 'number' && Number.isInteger(config.plannedSteps) && config.plannedSteps > 0 ? config.plannedSteps : trainer?.steps;
+  const point: ResumePoint = { source: name, step: header.step, plannedSteps: planned ?? header.step, trainer: { ...(trainer ?? {}) }, spec: checkpointModelSpec(config, name), meta };
+  delete (point.trainer as Record<string, unknown>).meta;
+  check?.(point);
+  if (!header.groups.optimizer) {
+    throw new CheckpointError(name, 'holds no optimizer state (an exported or pretrained model?), so training cannot resume from it exactly; start a new run');
+  }
+  if (!trainer) throw new CheckpointError(name, 'does not record the trainer settings (config.trainer); it was not written by a flowmatch trainer, so it cannot be resumed');
+  if (!Number.isInteger(planned) || planned! < 1) throw new CheckpointError(name, `config.plannedSteps must be a positive integer, got ${JSON.stringify(config.plannedSteps)}`);
+  return point;
+}
+
+/** Where a resumed run ends and what its learning-rate schedule spans. */
+export interface ResumePlan {
+  /** The step the run stops at (fit's untilStep). */
+  untilStep: number;
+  /** The steps the schedule spans from now on (the checkpoint's, or a larger maxSteps). */
+  plannedSteps: number;
+  /** True when maxSteps lies beyond the checkpoint's planned steps and the schedule was stretched to it. */
+  stretched: boolean;
+}
+
+/**
+ * The budget of a resumed run. Without maxSteps it trains on to the checkpoint's planned step count, following the
+ * original schedule (exactly the steps the uninterrupted run would have taken). `maxSteps` is the total step count to
+ * reach, the checkpoint's steps included: up to the planned count the original schedule is kept (the run stops early,
+ * a prefix of the uninterrupted one); beyond it the schedule is stretched to maxSteps.
+ */
+export function planResume(point: Pick<ResumePoint, 'source' | 'step' | 'plannedSteps'>, maxSteps?: number): ResumePlan {
+  const { source, step, plannedSteps } = point;
+  if (maxSteps === undefined) {
+    if (step >= plannedSteps) {
+      throw new CheckpointError(source, `is at step ${step}, the end of its planned ${plannedSteps} steps: nothing left to train (a larger maxSteps, --max-steps, trains on with the schedule stretched to it)`);
+    }
+    return { untilStep: plannedSteps, plannedSteps, stretched: false };
+  }
+  if (!Number.isInteger(maxSteps) || maxSteps <= step) {
+    throw new CheckpointError(source, `is at step ${step} already: maxSteps (--max-steps) ${maxSteps} must be larger; it counts every step of the run, the checkpoint's included`);
+  }
+  return maxSteps <= plannedSteps ? { untilStep: maxSteps, plannedSteps, stretched: false } : { untilStep: maxSteps, plannedSteps: maxSteps, stretched: true };
+}
+
+/** One line on a resumed run's budget: to which step, over which schedule, within which time. */
+export function describeResumeBudget(point: { plannedSteps: number }, plan: ResumePlan, seconds?: number): string {
+  const schedule = plan.stretched
+    ? `to step ${plan.untilStep}, the learning-rate schedule stretched from ${point.plannedSteps} to ${plan.plannedSteps} steps`
+    : plan.untilStep < plan.plannedSteps
+      ? `to step ${plan.untilStep} of the ${plan.plannedSteps} its schedule spans`
+      : `to its planned ${plan.plannedSteps} steps`;
+  return `${schedule}${seconds ? `, or for ${seconds}s` : ''}`;
+}
+
+/** Where a resumed run started (what recipes report). */
+export interface ResumedRun {
+  /** The checkpoint it continued. */
+  from: string;
+  /** Its step then. */
+  step: number;
+  /** The steps the schedule spans (the checkpoint's, or the larger maxSteps it was stretched to). */
+  plannedSteps: number;
+  /** The step this run was to stop at. */
+  untilStep: number;
+}
+
+/** What the checkpoint fixes about a resumed run, by kind (the error says which a conflicting option would change). */
+export type ResumeKeeps = 'model' | 'data' | 'training settings';
+
+/**
+ * An option of a resumed run that contradicts what the checkpoint stores: the model, the data or the training settings
+ * of a resumed run are the checkpoint's. `option` is the recipe option's name (a CLI maps it to its flag).
+ */
+export class ResumeMismatchError extends Error {
+  constructor(
+    readonly option: string,
+    readonly given: unknown,
+    readonly stored: unknown,
+    readonly source: string,
+    readonly keeps: ResumeKeeps,
+  ) {
+    super(`${option} ${showValue(given)} does not match ${source} (${option} ${showValue(stored)}); a resumed run keeps the checkpoint's ${keeps} — drop the option or start a new run`);
+    this.name = 'ResumeMismatchError';
+  }
+}
+
+/** A value as an error shows it: numbers and strings bare, anything else as JSON. */
+export function showValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return a === b || (Number.isNaN(a) && Number.isNaN(b));
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    if (Array.isArray(a) !== Array.isArray(b)) return false;
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return a === b;
+}
+
+/** One option a resumed run compares with the checkpoint: [name, the value given (undefined: not given), the stored value, what it fixes]. */
+export type ResumeCheck = [option: string, given: unknown, stored: unknown, keeps: ResumeKeeps];
+
+/**
+ * Refuses (ResumeMismatchError) the first option that was given and differs from what the checkpoint stores. Options
+ * not given (undefined) take the stored value; a value the checkpoint does not record (undefined) accepts any.
+ */
+export function checkResumeOptions(source: string, checks: readonly ResumeCheck[]): void {
+  for (const [option, given, stored, keeps] of checks) {
+    if (given === undefined || stored === undefined) continue;
+    if (!sameValue(given, stored)) throw new ResumeMismatchError(option, given, stored, source, keeps);
+  }
+}
+
+/** The options a caller actually gave: keys whose value is undefined dropped (so they do not hide defaults). */
+export function givenOptions<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
