@@ -1,10 +1,34 @@
-import { join } from 'node:path';
-import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, writeFileAtomic, encodeNpy, checkFinite, NON_FINITE_SAMPLES_HINT, ProgressReporter, type TrainSummary } from '@flowmatch/core';
+import { join, resolve } from 'node:path';
+import {
+  tf,
+  Trainer,
+  trainToCompletion,
+  createPath,
+  createModel,
+  flowMatchingObjective,
+  resolveBackend,
+  writeFileAtomic,
+  encodeNpy,
+  checkFinite,
+  NON_FINITE_SAMPLES_HINT,
+  ProgressReporter,
+  CheckpointError,
+  readResumePoint,
+  planResume,
+  checkResumeOptions,
+  givenOptions,
+  describeResumeBudget,
+  type TrainSummary,
+  type ResumePoint,
+  type ResumePlan,
+  type ResumedRun,
+  type ResumeCheck,
+} from '@flowmatch/core';
 import type { MethodName } from '@flowmatch/solvers';
 import { UNetVelocity, type UNetVelocityConfig } from '../unet.js';
 import { dropLabels } from '../guidance.js';
 import { sampleImages, type SampleImagesOptions } from '../sample.js';
-import { imageModelMeta, loadImageCheckpoint, type ImageModelMeta } from '../checkpoint.js';
+import { imageModelMeta, loadImageCheckpoint, parseImageMeta, type ImageModelMeta } from '../checkpoint.js';
 import type { ImageDataset } from '../dataset.js';
 import { loadImageFolder } from './data/folder.js';
 import { loadMnist } from './data/mnist.js';
@@ -26,8 +50,19 @@ export interface TrainImageOptions {
   /** Probability of replacing a label by the null class (trains the unconditional branch for guidance). */
   labelDropout: number;
   model: Partial<UNetVelocityConfig>;
-  /** Where the checkpoint goes (atomically, every 250 steps and at the end); undefined: none. */
+  /** Where the checkpoint goes (atomically, every `checkpointEvery` steps and at the end); undefined: none. */
   checkpointPath?: string;
+  /** Steps between checkpoints (default 250). */
+  checkpointEvery: number;
+  /**
+   * Continue the run that wrote this checkpoint, exactly: the U-Net, the data (MNIST or the folder, size, colour), batch,
+   * label dropout, learning rate and seed are the checkpoint's (an option given that contradicts them is refused with
+   * a ResumeMismatchError). It trains on to the checkpoint's planned steps; `maxSteps` given is the total step count to
+   * reach instead (beyond the planned count the schedule is stretched to it); `seconds` bounds this run's time only.
+   */
+  resumeFrom?: string;
+  /** Stop once this many steps are done although the schedule spans more (the checkpoint then written resumes the run). */
+  untilStep?: number;
   progress: boolean;
   log: (line: string) => void;
 }
@@ -36,7 +71,7 @@ export interface TrainImageOptions {
  * The defaults of `flowmatch image`, sized for a 2-core machine's 30-minute budget on wasm: a 0.27M-parameter
  * U-Net at 28×28 (~0.4 s per batch-32 step with @flowmatch/wasm-kernels), attention only at the bottleneck.
  */
-export const imageRecipeDefaults: Omit<TrainImageOptions, 'log' | 'checkpointPath' | 'dataDir'> = {
+export const imageRecipeDefaults: Omit<TrainImageOptions, 'log' | 'checkpointPath' | 'dataDir' | 'resumeFrom' | 'untilStep'> = {
   imageSize: 28,
   channels: 1,
   seconds: 1800,
@@ -46,6 +81,7 @@ export const imageRecipeDefaults: Omit<TrainImageOptions, 'log' | 'checkpointPat
   seed: 0,
   labelDropout: 0.1,
   model: { baseChannels: 16, channelMults: [1, 2, 2], blocksPerLevel: 1, attentionLevels: [], midAttention: true },
+  checkpointEvery: 250,
   progress: true,
 };
 
@@ -66,6 +102,64 @@ export interface TrainImageResult {
   meta: ImageModelMeta;
   summary: TrainSummary;
   checkpointPath?: string;
+  /** The run's seed (a resumed run's is the checkpoint's). */
+  seed: number;
+  /** Set when the run resumed a checkpoint. */
+  resumed?: ResumedRun;
+}
+
+/** What an image run stores under `meta.recipe` beside the task meta: what the spec and trainer settings do not record. */
+export interface ImageRecipeMeta {
+  batchSize: number;
+  labelDropout: number;
+}
+
+/** Where a checkpoint's images came from, as the dataDir option says it (MNIST: 'mnist'). */
+const dataOf = (meta: ImageModelMeta) => meta.dataset.source;
+
+/** The options of a resumed image run: the checkpoint's, checked against those given, with the budget of `planResume`. */
+async function resumedImageOptions(source: string, options: Partial<TrainImageOptions>): Promise<{ o: TrainImageOptions; point: ResumePoint; plan: ResumePlan; meta: ImageModelMeta }> {
+  const point = await readResumePoint(source, (p) => {
+    parseImageMeta(p.meta, p.source);
+    if (p.meta.meanflow !== undefined) throw new CheckpointError(p.source, 'holds a MeanFlow run (meta.meanflow): resume it with flowmatch meanflow --resume');
+    if (p.spec.kind !== 'unet') throw new CheckpointError(p.source, `not an image model checkpoint: it holds a '${p.spec.kind}' model`);
+  });
+  const meta = parseImageMeta(point.meta, point.source);
+  const spec = point.spec.config as Record<string, unknown>;
+  const recipe = (point.meta.recipe ?? {}) as Partial<ImageRecipeMeta>;
+  const given = givenOptions(options);
+  const [h, , c] = meta.dataset.shape;
+  const stored = dataOf(meta);
+  const sameData = given.dataDir === undefined || (stored !== 'mnist' && resolve(given.dataDir) === resolve(stored));
+  const checks: ResumeCheck[] = [
+    ['dataDir', sameData ? undefined : given.dataDir, stored, 'data'],
+    ['imageSize', stored === 'mnist' ? undefined : given.imageSize, h, 'data'],
+    ['channels', given.channels, c, 'data'],
+    ['batchSize', given.batchSize, recipe.batchSize, 'data'],
+    ['labelDropout', given.labelDropout, recipe.labelDropout, 'data'],
+    ['lr', given.lr, point.trainer.optimizer?.lr, 'training settings'],
+    ['seed', given.seed, point.trainer.seed, 'training settings'],
+  ];
+  for (const [key, value] of Object.entries(givenOptions(options.model ?? {}))) checks.push([`model.${key}`, value, spec[key], 'model']);
+  checkResumeOptions(point.source, checks);
+  const plan = planResume(point, given.maxSteps);
+  const o: TrainImageOptions = {
+    ...imageRecipeDefaults,
+    log: (l) => console.log(l),
+    ...given,
+    dataDir: stored === 'mnist' ? undefined : stored,
+    imageSize: h,
+    channels: c as 1 | 3,
+    batchSize: recipe.batchSize ?? given.batchSize ?? imageRecipeDefaults.batchSize,
+    labelDropout: recipe.labelDropout ?? given.labelDropout ?? imageRecipeDefaults.labelDropout,
+    lr: point.trainer.optimizer?.lr ?? given.lr ?? imageRecipeDefaults.lr,
+    seed: point.trainer.seed ?? given.seed ?? imageRecipeDefaults.seed,
+    model: spec,
+    maxSteps: plan.untilStep,
+    seconds: given.seconds ?? 0,
+  };
+  if (recipe.batchSize === undefined) o.log(`${point.source} does not record its batch size or label dropout (written before resumes kept them): using batch ${o.batchSize}, dropout ${o.labelDropout}`);
+  return { o, point, plan, meta };
 }
 
 /**
@@ -74,12 +168,30 @@ export interface TrainImageResult {
  * at 1, EMA 0.999. Returns the model with its EMA weights.
  */
 export async function trainImageModel(options: Partial<TrainImageOptions> = {}): Promise<TrainImageResult> {
-  const o: TrainImageOptions = { ...imageRecipeDefaults, log: (l) => console.log(l), ...options, model: { ...imageRecipeDefaults.model, ...options.model } };
   await resolveBackend();
+  const resume = options.resumeFrom ? await resumedImageOptions(options.resumeFrom, options) : undefined;
+  const o: TrainImageOptions = resume?.o ?? { ...imageRecipeDefaults, log: (l) => console.log(l), ...givenOptions(options), model: { ...imageRecipeDefaults.model, ...givenOptions(options.model ?? {}) } };
   const { data, source } = await loadImageData(o);
   const [h, w, c] = data.shape;
-  const model = new UNetVelocity({ imageSize: h, channels: c, numClasses: data.numClasses, seed: o.seed, ...o.model });
+  if (resume) {
+    const want = resume.meta.dataset;
+    if (data.numClasses !== want.numClasses || want.shape.some((d, i) => d !== data.shape[i])) {
+      throw new CheckpointError(resume.point.source, `its data (${source}) now give ${data.numClasses} classes of [${data.shape}] images, but the run was trained on ${want.numClasses} classes of [${want.shape}]: the data changed, so it cannot be resumed`);
+    }
+  }
+  let model: UNetVelocity;
+  if (resume) {
+    const built = createModel(resume.point.spec, resume.point.source);
+    if (!(built instanceof UNetVelocity)) {
+      built.dispose();
+      throw new CheckpointError(resume.point.source, `not an image model checkpoint: its '${resume.point.spec.kind}' model is not a U-Net`);
+    }
+    model = built;
+  } else {
+    model = new UNetVelocity({ imageSize: h, channels: c, numClasses: data.numClasses, seed: o.seed, ...o.model });
+  }
   const meta = imageModelMeta({ source, shape: [h, w, c], numClasses: data.numClasses, classNames: data.classNames });
+  const recipe: ImageRecipeMeta = { batchSize: o.batchSize, labelDropout: o.labelDropout };
   const nullClass = data.numClasses;
   const objective = flowMatchingObjective({
     model,
@@ -94,22 +206,38 @@ export async function trainImageModel(options: Partial<TrainImageOptions> = {}):
     },
   });
   const timed = o.seconds > 0 && Number.isFinite(o.seconds);
+  const stored = resume?.point.trainer;
   const trainer = new Trainer(model, objective, {
     steps: o.maxSteps,
     maxSeconds: timed ? o.seconds : undefined,
-    optimizer: { name: 'adamw', lr: o.lr, weightDecay: 0 },
-    schedule: { warmupSteps: 100, decay: 'cosine', minRatio: 0.05 },
-    gradClipNorm: 1,
-    emaDecay: 0.999,
+    optimizer: stored?.optimizer ?? { name: 'adamw', lr: o.lr, weightDecay: 0 },
+    schedule: stored?.schedule ?? { warmupSteps: 100, decay: 'cosine', minRatio: 0.05 },
+    gradClipNorm: stored ? stored.gradClipNorm : 1,
+    emaDecay: stored ? stored.emaDecay : 0.999,
     seed: o.seed,
     checkpointPath: o.checkpointPath,
-    checkpointEvery: 250,
+    checkpointEvery: o.checkpointEvery,
     progress: o.progress,
-    meta: { ...meta },
+    meta: { ...meta, recipe: { ...recipe } },
   });
-  o.log(`training a U-Net (${model.parameterCount()} parameters) on ${source} (${data.count} images ${h}×${w}×${c}, ${data.numClasses} classes), batch ${o.batchSize}, ${timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`}`);
-  const summary = await trainToCompletion(trainer);
-  return { model, meta, summary, checkpointPath: o.checkpointPath };
+  const what = `a U-Net (${model.parameterCount()} parameters) on ${source} (${data.count} images ${h}×${w}×${c}, ${data.numClasses} classes), batch ${o.batchSize}`;
+  if (resume) {
+    try {
+      await trainer.resume(resume.point.source);
+    } catch (error) {
+      trainer.dispose();
+      model.dispose();
+      throw error;
+    }
+    trainer.plannedSteps = resume.plan.plannedSteps;
+    o.log(`resuming ${what} from step ${resume.point.step} of ${resume.point.source}: ${describeResumeBudget(resume.point, resume.plan, timed ? o.seconds : undefined)}`);
+  } else {
+    o.log(`training ${what}, ${timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`}`);
+  }
+  const untilStep = Math.min(resume?.plan.untilStep ?? Infinity, o.untilStep ?? Infinity);
+  const summary = await trainToCompletion(trainer, Number.isFinite(untilStep) ? { untilStep } : {});
+  const resumed = resume && { from: resume.point.source, step: resume.point.step, plannedSteps: resume.plan.plannedSteps, untilStep };
+  return { model, meta, summary, checkpointPath: o.checkpointPath, seed: o.seed, ...(resumed ? { resumed } : {}) };
 }
 
 export interface EvaluateImageOptions {
