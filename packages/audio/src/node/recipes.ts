@@ -1,12 +1,35 @@
-import { join } from 'node:path';
-import { tf, Trainer, trainToCompletion, createPath, flowMatchingObjective, resolveBackend, frechetDistance, checkFinite, NON_FINITE_SAMPLES_HINT, ProgressReporter, type TrainSummary } from '@flowmatch/core';
+import { join, resolve } from 'node:path';
+import {
+  tf,
+  Trainer,
+  trainToCompletion,
+  createPath,
+  createModel,
+  flowMatchingObjective,
+  resolveBackend,
+  frechetDistance,
+  checkFinite,
+  NON_FINITE_SAMPLES_HINT,
+  ProgressReporter,
+  CheckpointError,
+  readResumePoint,
+  planResume,
+  checkResumeOptions,
+  givenOptions,
+  describeResumeBudget,
+  type TrainSummary,
+  type ResumePoint,
+  type ResumePlan,
+  type ResumedRun,
+  type ResumeCheck,
+} from '@flowmatch/core';
 import type { MethodName } from '@flowmatch/solvers';
 import { SpectrogramUNet, type SpectrogramUNetConfig } from '../model.js';
 import { dropConditions, jointLabel, splitLabel, type LabelSpace } from '../labels.js';
 import { SpectrogramDataset, type AudioClips } from '../dataset.js';
 import { defaultSpectrogramConfig, denormalizeLogMel, logMel, logMelToAudio, spectrogramFrames, type SpectrogramConfig } from '../spectrogram.js';
 import { sampleSpectrograms } from '../sample.js';
-import { audioModelMeta, type AudioModelMeta } from '../checkpoint.js';
+import { audioModelMeta, parseAudioMeta, type AudioModelMeta } from '../checkpoint.js';
 import { generateNotes } from '../data/notes.js';
 import { estimatePitch, semitoneError } from '../dsp/pitch.js';
 import { midiToNoteName, parseNoteName } from '../dsp/notes.js';
@@ -76,7 +99,20 @@ export interface TrainAudioOptions extends AudioDataOptions {
   /** Probability of dropping each condition (pitch, timbre) on its own, for guidance. */
   labelDropout: number;
   model: Partial<SpectrogramUNetConfig>;
+  /** Where the checkpoint goes (atomically, every `checkpointEvery` steps and at the end); undefined: none. */
   checkpointPath?: string;
+  /** Steps between checkpoints (default 250). */
+  checkpointEvery: number;
+  /**
+   * Continue the run that wrote this checkpoint, exactly: the U-Net, the data (the notes and their count per label, or
+   * the folder; the spectrogram settings), batch, label dropout, learning rate and seed are the checkpoint's (an option
+   * given that contradicts them is refused with a ResumeMismatchError). It trains on to the checkpoint's planned steps;
+   * `maxSteps` given is the total step count to reach instead (beyond the planned count the schedule is stretched to
+   * it); `seconds` bounds this run's time only.
+   */
+  resumeFrom?: string;
+  /** Stop once this many steps are done although the schedule spans more (the checkpoint then written resumes the run). */
+  untilStep?: number;
   progress: boolean;
 }
 
@@ -85,7 +121,7 @@ export interface TrainAudioOptions extends AudioDataOptions {
  * 1-D U-Net of base width 64 (1.9M parameters, ~0.45 s per batch-32 step) for 20 minutes on 25 pitches × 4 timbres ×
  * 24 notes.
  */
-export const audioRecipeDefaults: Omit<TrainAudioOptions, 'log' | 'checkpointPath' | 'dataDir'> = {
+export const audioRecipeDefaults: Omit<TrainAudioOptions, 'log' | 'checkpointPath' | 'dataDir' | 'resumeFrom' | 'untilStep'> = {
   perLabel: 24,
   seed: 0,
   spectrogram: defaultSpectrogramConfig,
@@ -95,6 +131,7 @@ export const audioRecipeDefaults: Omit<TrainAudioOptions, 'log' | 'checkpointPat
   lr: 1e-3,
   labelDropout: 0.1,
   model: { baseChannels: 64, channelMults: [1, 2, 2], blocksPerLevel: 1, attentionLevels: [], midAttention: true },
+  checkpointEvery: 250,
   progress: true,
 };
 
@@ -121,6 +158,70 @@ export interface TrainAudioResult {
   train: SpectrogramDataset;
   heldOut: SpectrogramDataset;
   checkpointPath?: string;
+  /** The run's seed (a resumed run's is the checkpoint's). */
+  seed: number;
+  /** Set when the run resumed a checkpoint. */
+  resumed?: ResumedRun;
+}
+
+/** What an audio run stores under `meta.recipe` beside the task meta: what the spec and trainer settings do not record. */
+export interface AudioRecipeMeta {
+  batchSize: number;
+  labelDropout: number;
+  /** Bundled notes: training notes per (pitch, timbre). */
+  perLabel: number;
+}
+
+/** The options of a resumed audio run: the checkpoint's, checked against those given, with the budget of `planResume`. */
+async function resumedAudioOptions(source: string, options: Partial<TrainAudioOptions>): Promise<{ o: TrainAudioOptions; point: ResumePoint; plan: ResumePlan; meta: AudioModelMeta }> {
+  const point = await readResumePoint(source, (p) => {
+    parseAudioMeta(p.meta, p.source);
+    if (p.meta.meanflow !== undefined) throw new CheckpointError(p.source, 'holds a MeanFlow run (meta.meanflow): resume it with flowmatch meanflow --resume');
+    if (p.spec.kind !== 'spectrogram-unet') throw new CheckpointError(p.source, `not an audio model checkpoint: it holds a '${p.spec.kind}' model`);
+  });
+  const meta = parseAudioMeta(point.meta, point.source);
+  const spec = point.spec.config as Record<string, unknown>;
+  const recipe = (point.meta.recipe ?? {}) as Partial<AudioRecipeMeta>;
+  const given = givenOptions(options);
+  const notes = meta.source === 'notes';
+  const sameData = given.dataDir === undefined || (!notes && resolve(given.dataDir) === resolve(meta.source));
+  const checks: ResumeCheck[] = [
+    ['dataDir', sameData ? undefined : given.dataDir, meta.source, 'data'],
+    ['perLabel', notes ? given.perLabel : undefined, recipe.perLabel, 'data'],
+    ['batchSize', given.batchSize, recipe.batchSize, 'data'],
+    ['labelDropout', given.labelDropout, recipe.labelDropout, 'data'],
+    ['lr', given.lr, point.trainer.optimizer?.lr, 'training settings'],
+    ['seed', given.seed, point.trainer.seed, 'training settings'],
+  ];
+  const spectrogram = meta.spectrogram as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(givenOptions(options.spectrogram ?? {}))) checks.push([`spectrogram.${key}`, value, spectrogram[key], 'data']);
+  for (const [key, value] of Object.entries(givenOptions(options.model ?? {}))) checks.push([`model.${key}`, value, spec[key], 'model']);
+  checkResumeOptions(point.source, checks);
+  const plan = planResume(point, given.maxSteps);
+  const o: TrainAudioOptions = {
+    ...audioRecipeDefaults,
+    log: (l) => console.log(l),
+    ...given,
+    dataDir: notes ? undefined : meta.source,
+    perLabel: recipe.perLabel ?? given.perLabel ?? audioRecipeDefaults.perLabel,
+    spectrogram: meta.spectrogram,
+    batchSize: recipe.batchSize ?? given.batchSize ?? audioRecipeDefaults.batchSize,
+    labelDropout: recipe.labelDropout ?? given.labelDropout ?? audioRecipeDefaults.labelDropout,
+    lr: point.trainer.optimizer?.lr ?? given.lr ?? audioRecipeDefaults.lr,
+    seed: point.trainer.seed ?? given.seed ?? audioRecipeDefaults.seed,
+    model: spec,
+    maxSteps: plan.untilStep,
+    seconds: given.seconds ?? 0,
+  };
+  if (recipe.batchSize === undefined) o.log(`${point.source} does not record its batch size, label dropout or notes per label (written before resumes kept them): using batch ${o.batchSize}, dropout ${o.labelDropout}, ${o.perLabel} per label`);
+  return { o, point, plan, meta };
+}
+
+/** Why freshly loaded data are not what a checkpoint was trained on (its labels or normalisation differ), or undefined. */
+function dataChanged(meta: AudioModelMeta, now: AudioModelMeta): string | undefined {
+  if (JSON.stringify(now.labels) !== JSON.stringify(meta.labels)) return `the labels now are ${JSON.stringify(now.labels)}, the run's were ${JSON.stringify(meta.labels)}`;
+  const drift = Math.max(Math.abs(now.stats.std - meta.stats.std), ...now.stats.mean.map((m, i) => Math.abs(m - meta.stats.mean[i])));
+  return drift > 1e-5 ? `the log-mel statistics differ from the run's by up to ${drift.toPrecision(3)}` : undefined;
 }
 
 /** The meta of a model trained on this data set. */
@@ -134,11 +235,25 @@ export function audioMetaOf(train: SpectrogramDataset): AudioModelMeta {
  * steps and cosine decay to 5%, gradient clipping at 1, EMA 0.999. Returns the model with its EMA weights.
  */
 export async function trainAudioModel(options: Partial<TrainAudioOptions> = {}): Promise<TrainAudioResult> {
-  const o: TrainAudioOptions = { ...audioRecipeDefaults, log: (l) => console.log(l), ...options, model: { ...audioRecipeDefaults.model, ...options.model } };
   await resolveBackend();
+  const resume = options.resumeFrom ? await resumedAudioOptions(options.resumeFrom, options) : undefined;
+  const o: TrainAudioOptions = resume?.o ?? { ...audioRecipeDefaults, log: (l) => console.log(l), ...givenOptions(options), model: { ...audioRecipeDefaults.model, ...givenOptions(options.model ?? {}) } };
   const { train, heldOut } = await loadAudioData(o);
-  const model = new SpectrogramUNet({ frames: train.frames, melBins: train.nMels, numPitches: train.space.numPitches, numTimbres: train.space.numTimbres, seed: o.seed, ...o.model });
   const meta = audioMetaOf(train);
+  const changed = resume && dataChanged(resume.meta, meta);
+  if (changed) throw new CheckpointError(resume.point.source, `its data (${meta.source}) changed since the run (${changed}), so it cannot be resumed`);
+  let model: SpectrogramUNet;
+  if (resume) {
+    const built = createModel(resume.point.spec, resume.point.source);
+    if (!(built instanceof SpectrogramUNet)) {
+      built.dispose();
+      throw new CheckpointError(resume.point.source, `not an audio model checkpoint: its '${resume.point.spec.kind}' model is not a spectrogram U-Net`);
+    }
+    model = built;
+  } else {
+    model = new SpectrogramUNet({ frames: train.frames, melBins: train.nMels, numPitches: train.space.numPitches, numTimbres: train.space.numTimbres, seed: o.seed, ...o.model });
+  }
+  const recipe: AudioRecipeMeta = { batchSize: o.batchSize, labelDropout: o.labelDropout, perLabel: o.perLabel };
   const objective = flowMatchingObjective({
     model,
     path: createPath('condot'),
@@ -149,22 +264,38 @@ export async function trainAudioModel(options: Partial<TrainAudioOptions> = {}):
     },
   });
   const timed = o.seconds > 0 && Number.isFinite(o.seconds);
+  const stored = resume?.point.trainer;
   const trainer = new Trainer(model, objective, {
     steps: o.maxSteps,
     maxSeconds: timed ? o.seconds : undefined,
-    optimizer: { name: 'adamw', lr: o.lr, weightDecay: 0 },
-    schedule: { warmupSteps: 100, decay: 'cosine', minRatio: 0.05 },
-    gradClipNorm: 1,
-    emaDecay: 0.999,
+    optimizer: stored?.optimizer ?? { name: 'adamw', lr: o.lr, weightDecay: 0 },
+    schedule: stored?.schedule ?? { warmupSteps: 100, decay: 'cosine', minRatio: 0.05 },
+    gradClipNorm: stored ? stored.gradClipNorm : 1,
+    emaDecay: stored ? stored.emaDecay : 0.999,
     seed: o.seed,
     checkpointPath: o.checkpointPath,
-    checkpointEvery: 250,
+    checkpointEvery: o.checkpointEvery,
     progress: o.progress ? { label: 'audio' } : false,
-    meta: { ...meta },
+    meta: { ...meta, recipe: { ...recipe } },
   });
-  o.log(`training a spectrogram U-Net (${model.parameterCount()} parameters), batch ${o.batchSize}, ${timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`}`);
-  const summary = await trainToCompletion(trainer);
-  return { model, meta, summary, train, heldOut, checkpointPath: o.checkpointPath };
+  const what = `a spectrogram U-Net (${model.parameterCount()} parameters), batch ${o.batchSize}`;
+  if (resume) {
+    try {
+      await trainer.resume(resume.point.source);
+    } catch (error) {
+      trainer.dispose();
+      model.dispose();
+      throw error;
+    }
+    trainer.plannedSteps = resume.plan.plannedSteps;
+    o.log(`resuming ${what} from step ${resume.point.step} of ${resume.point.source}: ${describeResumeBudget(resume.point, resume.plan, timed ? o.seconds : undefined)}`);
+  } else {
+    o.log(`training ${what}, ${timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`}`);
+  }
+  const untilStep = Math.min(resume?.plan.untilStep ?? Infinity, o.untilStep ?? Infinity);
+  const summary = await trainToCompletion(trainer, Number.isFinite(untilStep) ? { untilStep } : {});
+  const resumed = resume && { from: resume.point.source, step: resume.point.step, plannedSteps: resume.plan.plannedSteps, untilStep };
+  return { model, meta, summary, train, heldOut, checkpointPath: o.checkpointPath, seed: o.seed, ...(resumed ? { resumed } : {}) };
 }
 
 /** Reads the timbre of log-mel clips: the evaluation classifier (see eval/timbre-classifier.ts) or any other. */
