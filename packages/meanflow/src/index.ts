@@ -8,7 +8,7 @@ export { meanFlowObjective, type MeanFlowObjectiveOptions, type MeanFlowBatch } 
 export { sampleMeanFlow, type SampleMeanFlowOptions } from './sample.js';
 export { meanFlowSpec, warmStart, meanFlowModelFrom, meanFlowModelFromCheckpoint, type WarmStartReport } from './warm-start.js';
 export { parseMeanFlowMeta, isMeanFlowMeta, type MeanFlowMeta } from './meta.js';
-export { trainMeanFlow, type TrainMeanFlowOptions } from './recipes/train.js';
+export { trainMeanFlow, readMeanFlowResume, meanFlowResumeChecks, type TrainMeanFlowOptions, type MeanFlowResume, type MeanFlowRecipeMeta } from './recipes/train.js';
 export {
   trainMeanFlowToy2d,
   evaluateMeanFlowToy2d,

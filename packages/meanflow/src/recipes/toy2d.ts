@@ -1,6 +1,14 @@
+import { dirname, join } from 'node:path';
 import {
   evaluateToy2d,
   resolveBackend,
+  createModel,
+  checkResumeOptions,
+  givenOptions,
+  describeResumeBudget,
+  CheckpointError,
+  type ResumedRun,
+  type MLPVelocityConfig,
   sampleToy2d,
   trainToy2d,
   toy2dDefaults,
@@ -16,7 +24,7 @@ import {
 } from '@flowmatch/core';
 import { sample } from '@flowmatch/solvers';
 import { meanFlowModelFrom, type WarmStartReport } from '../warm-start.js';
-import { trainMeanFlow } from './train.js';
+import { trainMeanFlow, readMeanFlowResume, meanFlowResumeChecks } from './train.js';
 import type { TimePairConfig } from '../time-pairs.js';
 import type { JvpMethod } from '../jvp.js';
 import type { AdaptiveWeighting } from '../loss.js';
@@ -44,6 +52,19 @@ export interface MeanFlowToy2dOptions {
   /** Checkpoints (atomic): the MeanFlow model, and the flow matching model it trains first. */
   checkpointPath?: string;
   flowMatchingCheckpointPath?: string;
+  /** Steps between MeanFlow checkpoints (default 2000). */
+  checkpointEvery: number;
+  /**
+   * Continue the MeanFlow run of this checkpoint exactly (not a warm start: `init` starts a new run from a flow matching
+   * checkpoint). Its model, data set, batch and every MeanFlow and trainer setting are the checkpoint's (an option given
+   * that contradicts them is refused with a ResumeMismatchError); no flow matching model is trained — the one it was
+   * warm-started from (meta.meanflow.init, else flow-matching.safetensors beside the checkpoint) is loaded for the
+   * comparison. It trains on to the checkpoint's planned steps; `maxSteps` given is the total to reach instead (beyond
+   * the planned count the schedule is stretched to it); `seconds` bounds this run's time only.
+   */
+  resumeFrom?: string;
+  /** Stop once this many MeanFlow steps are done although the schedule spans more (the checkpoint then written resumes the run). */
+  untilStep?: number;
   progress: boolean;
   log: (line: string) => void;
 }
@@ -55,7 +76,7 @@ export interface MeanFlowToy2dOptions {
  * (std 2) puts pairs near (0, 1), the one-step jump, in reach (std 1: 1-NFE SWD ≈ 0.045, std 2: ≈ 0.021), and p = 1
  * on 2-D data, whose per-sample errors stay large, flattens the loss to ≈ 1 and learns slower (1-NFE 0.044 vs 0.021).
  */
-export const meanFlowToy2dDefaults: Omit<MeanFlowToy2dOptions, 'log' | 'checkpointPath' | 'flowMatchingCheckpointPath' | 'init'> = {
+export const meanFlowToy2dDefaults: Omit<MeanFlowToy2dOptions, 'log' | 'checkpointPath' | 'flowMatchingCheckpointPath' | 'init' | 'resumeFrom' | 'untilStep'> = {
   dataset: 'moons',
   flowMatchingSeconds: 30,
   hidden: toy2dDefaults.hidden,
@@ -70,6 +91,7 @@ export const meanFlowToy2dDefaults: Omit<MeanFlowToy2dOptions, 'log' | 'checkpoi
   curriculumSteps: 2000,
   tangent: 'conditional',
   seed: 0,
+  checkpointEvery: 2000,
   progress: true,
 };
 
@@ -80,12 +102,18 @@ export interface MeanFlowToy2dResult {
   summary: TrainSummary;
   flowMatchingSummary?: TrainSummary;
   meta: Record<string, unknown>;
+  /** What the warm start copied (all empty for a resumed run: its weights are the checkpoint's). */
   warmStart: WarmStartReport;
+  /** The run's seed (a resumed run's is the checkpoint's). */
+  seed: number;
+  /** Set when the run resumed a MeanFlow checkpoint. */
+  resumed?: ResumedRun;
 }
 
 /** `flowmatch meanflow --dataset moons|…`: flow matching first (or --init), then MeanFlow from it. */
 export async function trainMeanFlowToy2d(options: Partial<MeanFlowToy2dOptions> = {}): Promise<MeanFlowToy2dResult> {
-  const o: MeanFlowToy2dOptions = { ...meanFlowToy2dDefaults, log: (l) => console.log(l), ...options };
+  if (options.resumeFrom) return resumeMeanFlowToy2d(options.resumeFrom, options);
+  const o: MeanFlowToy2dOptions = { ...meanFlowToy2dDefaults, log: (l) => console.log(l), ...givenOptions(options) };
   if (!(TOY2D_DATASETS as readonly string[]).includes(o.dataset)) throw new RangeError(`trainMeanFlowToy2d: dataset must be one of ${TOY2D_DATASETS.join(', ')}, got '${o.dataset}'`);
   await resolveBackend();
   let flowMatching: VelocityModule;
@@ -133,13 +161,112 @@ export async function trainMeanFlowToy2d(options: Partial<MeanFlowToy2dOptions> 
       gradClipNorm: 1,
       seed: o.seed,
       checkpointPath: o.checkpointPath,
-      checkpointEvery: 2000,
+      checkpointEvery: o.checkpointEvery,
       progress: o.progress,
       meta: { ...taskMeta },
-      init: o.init,
+      // The flow matching checkpoint it starts from, given or trained first: a resume compares with it again.
+      init: o.init ?? o.flowMatchingCheckpointPath,
+      untilStep: o.untilStep,
     });
-    return { model, flowMatching, summary, flowMatchingSummary, meta, warmStart: report };
+    return { model, flowMatching, summary, flowMatchingSummary, meta, warmStart: report, seed: o.seed };
   } catch (error) {
+    flowMatching.dispose();
+    throw error;
+  }
+}
+
+/** `trainMeanFlowToy2d` with `resumeFrom`: the MeanFlow run of a checkpoint continued, and its flow matching model loaded. */
+async function resumeMeanFlowToy2d(source: string, options: Partial<MeanFlowToy2dOptions>): Promise<MeanFlowToy2dResult> {
+  const given = givenOptions(options);
+  const log = given.log ?? ((l: string) => console.log(l));
+  await resolveBackend();
+  const r = await readMeanFlowResume(
+    source,
+    (p) => {
+      parseToy2dMeta(p.meta, p.source);
+      if (p.spec.kind !== 'mlp') throw new CheckpointError(p.source, `not a 2D checkpoint: it holds a '${p.spec.kind}' model`);
+    },
+    given.maxSteps,
+  );
+  const { point, plan, meanflow } = r;
+  const taskMeta = parseToy2dMeta(point.meta, point.source);
+  const spec = point.spec.config as Partial<MLPVelocityConfig>;
+  if (given.init !== undefined && given.init !== meanflow.init) {
+    throw new Error(`init warm-starts a new MeanFlow run; ${point.source} is resumed from its own weights${meanflow.init ? ` (it was warm-started from ${meanflow.init})` : ''} — drop init, or start a new run without resumeFrom`);
+  }
+  checkResumeOptions(point.source, [
+    ['dataset', given.dataset, taskMeta.dataset, 'data'],
+    ['hidden', given.hidden, spec.hidden, 'model'],
+    ['depth', given.depth, spec.depth, 'model'],
+    ...meanFlowResumeChecks(r, given),
+  ]);
+  const o: MeanFlowToy2dOptions = {
+    ...meanFlowToy2dDefaults,
+    ...given,
+    log,
+    dataset: taskMeta.dataset,
+    batchSize: r.batchSize ?? given.batchSize ?? meanFlowToy2dDefaults.batchSize,
+    lr: r.lr ?? given.lr ?? meanFlowToy2dDefaults.lr,
+    seed: r.seed ?? given.seed ?? meanFlowToy2dDefaults.seed,
+    times: meanflow.times,
+    weighting: meanflow.weighting,
+    jvp: meanflow.jvp,
+    curriculumSteps: meanflow.curriculumSteps,
+    tangent: meanflow.tangent,
+    maxSteps: plan.untilStep,
+    seconds: given.seconds ?? 0,
+  };
+  if (r.batchSize === undefined) log(`${point.source} does not record its batch size (written before resumes kept it): using batch ${o.batchSize}`);
+  // The flow matching model it was warm-started from, for the comparison.
+  const fmFile = meanflow.init ?? join(dirname(point.source), 'flow-matching.safetensors');
+  let flowMatching: VelocityModule;
+  try {
+    flowMatching = (await loadModel(fmFile)).model;
+  } catch (error) {
+    throw new Error(`${point.source}: the flow matching model it was warm-started from (${fmFile}, for the comparison) cannot be loaded: ${(error as Error).message}`);
+  }
+  let model: VelocityModule;
+  try {
+    model = createModel(point.spec, point.source);
+  } catch (error) {
+    flowMatching.dispose();
+    throw error;
+  }
+  const timed = o.seconds > 0 && Number.isFinite(o.seconds);
+  log(`resuming MeanFlow ${point.spec.kind} (${model.parameterCount()} parameters) on ${o.dataset}, batch ${o.batchSize}, from step ${point.step} of ${point.source}: ${describeResumeBudget(point, plan, timed ? o.seconds : undefined)}; compared with ${fmFile}`);
+  const untilStep = Math.min(plan.untilStep, o.untilStep ?? Infinity);
+  try {
+    const { summary, meta } = await trainMeanFlow({
+      model,
+      objective: {
+        sampleData: (n, rng) => ({ x1: sampleToy2d(o.dataset, n, rng) }),
+        batchSize: o.batchSize,
+        times: o.times,
+        jvp: o.jvp,
+        weighting: o.weighting,
+        curriculumSteps: o.curriculumSteps,
+        tangent: o.tangent,
+      },
+      steps: plan.untilStep,
+      seconds: timed ? o.seconds : undefined,
+      lr: o.lr,
+      warmupSteps: r.warmupSteps ?? 200,
+      emaDecay: r.emaDecay ?? 0.999,
+      gradClipNorm: r.gradClipNorm ?? 1,
+      seed: o.seed,
+      checkpointPath: o.checkpointPath,
+      checkpointEvery: o.checkpointEvery,
+      progress: o.progress,
+      meta: { ...taskMeta },
+      init: meanflow.init,
+      resumeFrom: point.source,
+      plannedSteps: plan.plannedSteps,
+      untilStep,
+    });
+    const resumed: ResumedRun = { from: point.source, step: point.step, plannedSteps: plan.plannedSteps, untilStep };
+    return { model, flowMatching, summary, meta, warmStart: { copied: [], extended: [], zeroed: [], fresh: [] }, seed: o.seed, resumed };
+  } catch (error) {
+    // trainMeanFlow has disposed the model.
     flowMatching.dispose();
     throw error;
   }
