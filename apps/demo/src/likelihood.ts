@@ -2,6 +2,7 @@
 // variables of @flowmatch/solvers' logLikelihood: log p1(x) = log N(x0; 0, I) + ∫₁⁰ div v dt along the ODE from the
 // data back to the source. 2D and other vector models report nats per sample; image models bits per dimension.
 import { readFile } from 'node:fs/promises';
+import { checkSpecByTask } from './checkpoint-spec.js';
 import { loadModel, resolveBackend, parseToy2dMeta, sampleToy2dArray, getModelKind, ProgressReporter, Rng, tf, TOY2D_DATASETS, type Toy2dDataset } from '@flowmatch/core';
 import { logLikelihood, disposeLogLikelihoodResult, isAdaptive, type DivergenceMethod, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
@@ -141,7 +142,7 @@ export async function computeLikelihood(o: LikelihoodOptions): Promise<Likelihoo
   const log = o.log ?? ((line: string) => console.log(line));
   const seed = o.seed ?? 0;
   await resolveBackend();
-  const loaded = await loadModel(o.checkpoint, { ema: o.ema ?? true });
+  const loaded = await loadModel(o.checkpoint, { ema: o.ema ?? true, checkSpec: checkSpecByTask });
   const started = performance.now();
   try {
     if (parseMeanFlowMeta(loaded.meta, o.checkpoint)) {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileAtomic, removeStaleTemporaries } from '@flowmatch/core/node';
+import { writeFileAtomic, openAtomicFile, removeStaleTemporaries } from '@flowmatch/core/node';
+import { encodeNpy, encodeNpyHeader, encodeCsv, encodeCsvRows } from '@flowmatch/core';
 
 const workDir = mkdtempSync(join(tmpdir(), 'fm-atomic-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
@@ -46,4 +47,32 @@ describe('writeFileAtomic', () => {
     expect(existsSync(dir)).toBe(true); // the write had begun
     expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
+
+  it('openAtomicFile: batches land whole on commit; abort (or a failed batch) leaves the previous file and no temporary', async () => {
+    const dir = join(workDir, 'stream');
+    const path = join(dir, 'points.npy');
+    await writeFileAtomic(path, 'previous');
+    const data = Float32Array.from({ length: 10 }, (_, i) => i / 3);
+    // A failed run: two batches written, then the producer throws; the caller aborts.
+    const failed = await openAtomicFile(path);
+    await failed.write(encodeNpyHeader([5, 2]));
+    await failed.write(new Uint8Array(data.buffer, 0, 16));
+    await failed.abort();
+    expect(readFileSync(path, 'utf8')).toBe('previous');
+    expect(readdirSync(dir)).toEqual(['points.npy']);
+    await expect(failed.write(new Uint8Array(4))).rejects.toThrow(`${path}: write after the file was committed or aborted`);
+    // The same bytes batch by batch as encodeNpy writes at once; abort after commit changes nothing.
+    const file = await openAtomicFile(path);
+    await file.write(encodeNpyHeader([5, 2]));
+    for (let row = 0; row < 5; row += 2) {
+      const rows = Math.min(2, 5 - row);
+      await file.write(new Uint8Array(data.buffer, row * 8, rows * 8));
+    }
+    await file.commit();
+    await file.abort();
+    expect(new Uint8Array(readFileSync(path))).toEqual(encodeNpy(data, [5, 2]));
+    expect(readdirSync(dir)).toEqual(['points.npy']);
+    expect('x,y\n' + encodeCsvRows(data.subarray(0, 4), [2, 2]) + encodeCsvRows(data.subarray(4), [3, 2])).toBe(encodeCsv(data, [5, 2], ['x', 'y']));
+  });
 });
+

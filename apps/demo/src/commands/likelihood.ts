@@ -60,7 +60,7 @@ ${COMMON_USAGE}
       throw new UsageError(`--data and ${v('dataset') !== undefined ? '--dataset' : '--n'} both given; --data is the whole data`);
     }
     const divergence = v('divergence') === undefined ? undefined : oneOf<'exact' | 'hutchinson'>('divergence', v('divergence'), 'exact', ['exact', 'hutchinson']);
-    const probes = v('probes') === undefined ? undefined : num('probes', v('probes'), 1, { integer: true, min: 1 });
+    const probes = v('probes') === undefined ? undefined : num('probes', v('probes'), 1, { integer: true, min: 1, max: 1024 });
     if (probes !== undefined && divergence === 'exact') throw new UsageError('--probes applies to --divergence hutchinson');
     const solver = v('solver') === undefined ? undefined : solverName(v('solver'), 'dopri5');
     const tolerance = (name: 'rtol' | 'atol') => (v(name) === undefined ? undefined : num(name, v(name), 0, { min: Number.MIN_VALUE }));
@@ -68,11 +68,11 @@ ${COMMON_USAGE}
       checkpoint,
       data: v('data'),
       dataset: v('dataset') === undefined ? undefined : oneOf<Toy2dDataset>('dataset', v('dataset'), 'moons', TOY2D_DATASETS),
-      n: v('n') === undefined ? undefined : num('n', v('n'), 1000, { integer: true, min: 1 }),
+      n: v('n') === undefined ? undefined : num('n', v('n'), 1000, { integer: true, min: 1, max: 1_000_000 }),
       divergence,
       probes,
       solver,
-      nfe: v('nfe') === undefined ? undefined : num('nfe', v('nfe'), 100, { integer: true, min: 1 }),
+      nfe: v('nfe') === undefined ? undefined : num('nfe', v('nfe'), 100, { integer: true, min: 1, max: 10_000 }),
       rtol: tolerance('rtol'),
       atol: tolerance('atol'),
       dequantize: !values['no-dequantize'],

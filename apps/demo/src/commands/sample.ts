@@ -1,19 +1,80 @@
 // flowmatch sample: draws from any checkpoint a flowmatch trainer wrote (or a pretrained model by name); the model
 // kind and the data it was trained on come from the checkpoint. `flowmatch models` lists the pretrained ones.
-import { toy2dSampleDefaults, modelSampleDefaults, drawToy2d, parseToy2dMeta, loadModel, getModelKind, resolveBackend, writeFileAtomic, encodeNpy, encodeCsv, checkFinite, NON_FINITE_SAMPLES_HINT, Rng, tf } from '@flowmatch/core';
-import { sample, listMethods } from '@flowmatch/solvers';
+import { toy2dSampleDefaults, modelSampleDefaults, drawToy2d, parseToy2dMeta, loadModel, getModelKind, resolveBackend, writeFileAtomic, encodeNpy, encodeNpyHeader, encodeCsv, encodeCsvRows, checkFinite, formatBytes, NON_FINITE_SAMPLES_HINT, Rng, tf, type VelocityModule } from '@flowmatch/core';
+import { openAtomicFile } from '@flowmatch/core/node';
+import { sample, listMethods, isAdaptive, type MethodName } from '@flowmatch/solvers';
 import { parseImageMeta, UNetVelocity } from '@flowmatch/image';
 import { imageSampleDefaults, sampleImageModel } from '@flowmatch/image/node';
 import { SpectrogramUNet, parseAudioMeta } from '@flowmatch/audio';
 import { audioSampleDefaults, sampleAudioModel } from '@flowmatch/audio/node';
 import { parseMeanFlowMeta } from '@flowmatch/meanflow';
 import { plot2d } from '../two-d.js';
+import { checkSpecByTask } from '../checkpoint-spec.js';
 import { listPretrained, pretrainedPath, PRETRAINED_DIR } from '../models.js';
 import { UsageError, num, type CommandSpec } from '../command.js';
 import { Summary } from '../summary.js';
-import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str, type Log } from './shared.js';
+import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str, refuseFlags, type Log } from './shared.js';
+
+/** Model evaluations one sample may take (a fixed-step solver's steps × its stages). */
+const MAX_NFE = 10_000;
 
 const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults, audio: audioSampleDefaults, other: modelSampleDefaults } as const;
+
+/**
+ * How much one call may draw. 2D points stream to disk batch by batch, so memory stays flat whatever --n is (the
+ * limit keeps the files to a few hundred MB); images, notes and other kinds are held whole until written, so they are
+ * bounded by the bytes of the samples.
+ */
+export const sampleLimits = { points: 10_000_000, pointBatch: 50_000, plottedPoints: 10_000, sampleBytes: 512 * 2 ** 20, notes: 1000 } as const;
+
+/** --n checked against the bytes its samples take (one sample = `sampleValues` float32s). */
+function countWithin(value: string | undefined, fallback: number, sampleValues: number, what: string): number {
+  const n = num('n', value, fallback, { integer: true, min: 1 });
+  const most = Math.max(1, Math.floor(sampleLimits.sampleBytes / (4 * sampleValues)));
+  if (n > most) {
+    throw new UsageError(`--n ${n} asks for ${formatBytes(n * sampleValues * 4)} of ${what}; one call holds at most ${formatBytes(sampleLimits.sampleBytes)} of samples (--n up to ${most}): draw more in several calls with different --seed values`);
+  }
+  return n;
+}
+
+/** 2D points drawn batch by batch into <base>.npy and <base>.csv, both committed only if every batch is finite. */
+async function sample2dStreamed(model: VelocityModule, o: { n: number; seed: number; method: MethodName; nfe: number; rtol?: number; atol?: number; allowNonFinite: boolean; base: string; log: Log; progress: boolean }) {
+  const npy = await openAtomicFile(`${o.base}.npy`);
+  const csv = await openAtomicFile(`${o.base}.csv`);
+  // One noise stream for all batches: the points are those a single draw of n would give (fixed-step solvers).
+  const noise = new Rng(o.seed);
+  try {
+    await npy.write(encodeNpyHeader([o.n, 2]));
+    await csv.write('x,y\n');
+    let nfe = 0;
+    const started = performance.now();
+    for (let done = 0; done < o.n; ) {
+      const count = Math.min(sampleLimits.pointBatch, o.n - done);
+      const x0 = tf.tensor2d(noise.normalArray(count * 2), [count, 2]);
+      let points: Float32Array;
+      try {
+        const result = sample({ model, x0, method: o.method, nfe: o.nfe, rtol: o.rtol, atol: o.atol });
+        points = result.x.dataSync() as Float32Array;
+        result.x.dispose();
+        nfe = result.nfe;
+      } finally {
+        x0.dispose();
+      }
+      if (!o.allowNonFinite) checkFinite(points, `the sampled points ${done}..${done + count - 1}`, { sampleSize: 2, hint: NON_FINITE_SAMPLES_HINT });
+      await npy.write(new Uint8Array(points.buffer, points.byteOffset, points.byteLength));
+      await csv.write(encodeCsvRows(points, [count, 2]));
+      done += count;
+      const seconds = (performance.now() - started) / 1000;
+      if (o.progress || done === o.n) o.log(`  ${done} / ${o.n} points (${(done / seconds).toFixed(0)} points/s, ETA ${((o.n - done) * (seconds / done)).toFixed(0)}s)`);
+    }
+    await npy.commit();
+    await csv.commit();
+    return nfe;
+  } finally {
+    await npy.abort();
+    await csv.abort();
+  }
+}
 
 /** The pretrained models as an aligned table (or a line saying there are none yet). */
 export function printPretrained(log: Log): void {
@@ -105,12 +166,18 @@ ${COMMON_USAGE}
     const seed = num('seed', v('seed'), 0, { integer: true });
     await resolveBackend();
     const allowNonFinite = values['allow-non-finite'] === true;
-    const loaded = await loadModel(checkpoint, { ema: !values['no-ema'], allowNonFinite });
+    const loaded = await loadModel(checkpoint, { ema: !values['no-ema'], allowNonFinite, checkSpec: checkSpecByTask });
     summary.metric('model', `'${loaded.spec.kind}' (${loaded.weights === 'ema' ? 'EMA weights' : 'stored weights'}, step ${loaded.step}) from ${checkpoint}`);
     const finish = (files: string[], extra: Array<[string, string]> = []) => {
       for (const [k, value] of extra) summary.metric(k, value);
       for (const f of files) summary.output(f.endsWith('.npy') ? 'samples' : f.endsWith('.csv') ? 'csv' : f.endsWith('.wav') ? 'audio' : 'image', f);
       summary.print(log);
+    };
+    /** The solver a kind will use, with the tolerance flags refused for a fixed-step one (they would be ignored). */
+    const chooseSolver = (fallback: MethodName): MethodName => {
+      const method = solver ?? fallback;
+      if (!isAdaptive(method)) refuseFlags(values, ['rtol', 'atol'], `to adaptive solvers (dopri5); ${method} takes fixed steps (--nfe)`);
+      return method;
     };
     try {
       const task = loaded.meta.task ?? loaded.meta.kind;
@@ -123,9 +190,9 @@ ${COMMON_USAGE}
         if (imageFlags.length) throw new UsageError(`${imageFlags.map((k) => `--${k}`).join(', ')} appl${imageFlags.length === 1 ? 'ies' : 'y'} to image checkpoints; ${checkpoint} is an audio model (use --pitch, --timbre)`);
         const scaleRange = meanFlow?.guidance?.scaleInput;
         const guidance = num('cfg', v('cfg'), scaleRange ? (scaleRange.min + scaleRange.max) / 2 : meanFlow ? 1 : SAMPLE_DEFAULTS.audio.guidance);
-        const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.audio.solver);
-        const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.audio.nfe, { integer: true, min: 1 });
-        const n = num('n', v('n'), SAMPLE_DEFAULTS.audio.n, { integer: true, min: 1 });
+        const method = chooseSolver(meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.audio.solver);
+        const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.audio.nfe, { integer: true, min: 1, max: MAX_NFE });
+        const n = num('n', v('n'), SAMPLE_DEFAULTS.audio.n, { integer: true, min: 1, max: sampleLimits.notes });
         const outDir = v('out') ?? 'samples';
         const { files } = await sampleAudioModel(loaded.model, meta, { n, pitch: v('pitch'), timbre: v('timbre'), guidance, solver: method, nfe, rtol, atol, seed, outDir, allowNonFinite, progress: !values['no-progress'], log });
         // Many WAVs: the folder, not each file.
@@ -145,9 +212,10 @@ ${COMMON_USAGE}
         if (meanFlow && !scaleRange && v('cfg') !== undefined && guidance !== 1) {
           log(`note: ${checkpoint} is a MeanFlow model trained with guidance ${meanFlow.guidance ? `ω = ${meanFlow.guidance.omega}, κ = ${meanFlow.guidance.kappa}` : ''} baked in (--cfg 1 samples it); --cfg ${v('cfg')} adds classifier-free guidance on top, two branches per jump`);
         }
-        const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.image.solver);
-        const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.image.nfe, { integer: true, min: 1 });
-        const n = num('n', v('n'), SAMPLE_DEFAULTS.image.n, { integer: true, min: 1 });
+        const method = chooseSolver(meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.image.solver);
+        const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.image.nfe, { integer: true, min: 1, max: MAX_NFE });
+        const [h, w, c] = meta.dataset.shape;
+        const n = countWithin(v('n'), SAMPLE_DEFAULTS.image.n, h * w * c, `${h}×${w}×${c} images`);
         const { files } = await sampleImageModel(loaded.model, meta, {
           n,
           classIndex: v('class') === undefined ? undefined : num('class', v('class'), 0, { integer: true }),
@@ -176,25 +244,34 @@ ${COMMON_USAGE}
       if (task === '2d') {
         const meta = parseToy2dMeta(loaded.meta, checkpoint);
         // A MeanFlow checkpoint jumps (one evaluation per step); a flow matching one integrates its ODE.
-        const n = num('n', v('n'), SAMPLE_DEFAULTS['2d'].n, { integer: true, min: 1 });
-        const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS['2d'].method);
-        const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1 });
-        const result = drawToy2d(loaded.model, { dataset: meta.dataset, sample, method, nfe, rtol, atol, n, seed, dataPoints: Math.min(n, 10_000), trajectories: true });
+        const n = num('n', v('n'), SAMPLE_DEFAULTS['2d'].n, { integer: true, min: 1, max: sampleLimits.points });
+        const method = chooseSolver(meanFlow ? 'meanflow' : SAMPLE_DEFAULTS['2d'].method);
+        const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS['2d'].nfe, { integer: true, min: 1, max: MAX_NFE });
+        // The picture shows (up to) the first 10,000 points with their trajectories; beyond that the points stream
+        // to disk in batches, so memory stays flat for millions of them.
+        const plotted = Math.min(n, sampleLimits.plottedPoints);
+        const result = drawToy2d(loaded.model, { dataset: meta.dataset, sample, method, nfe, rtol, atol, n: plotted, seed, dataPoints: plotted, trajectories: true });
         if (!allowNonFinite) checkFinite(result.samples, 'the sampled points', { sampleSize: 2, hint: NON_FINITE_SAMPLES_HINT });
-        await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
-        await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
-        await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE`);
+        if (n === plotted) {
+          await writeFileAtomic(`${base}.npy`, encodeNpy(result.samples, [n, 2]));
+          await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
+        } else {
+          log(`sampling ${n} points in batches of ${sampleLimits.pointBatch} (the picture shows the first ${plotted})…`);
+          await sample2dStreamed(loaded.model, { n, seed, method, nfe, rtol, atol, allowNonFinite, base, log, progress: !values['no-progress'] });
+        }
+        await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE${n > plotted ? ` · first ${plotted} of ${n}` : ''}`);
         log(`sampled ${n} points with ${method} (${result.nfe} NFE) in ${((performance.now() - started) / 1000).toFixed(2)}s → ${base}.npy, ${base}.csv, ${base}.png`);
         return finish([`${base}.npy`, `${base}.csv`, `${base}.png`], [['sampler', `${method}, ${result.nfe} NFE, ${n} points`]]);
       }
       // Any other registered model kind: noise of its sample shape through the solver, written as .npy.
-      const n = num('n', v('n'), SAMPLE_DEFAULTS.other.n, { integer: true, min: 1 });
       const shape = getModelKind(loaded.spec.kind).sampleShape(loaded.spec.config);
       const size = shape.reduce((a, b) => a * b, 1);
+      const n = countWithin(v('n'), SAMPLE_DEFAULTS.other.n, size, `[${shape}] samples`);
+      const method = chooseSolver(meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.other.method);
+      const nfe = num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1, max: MAX_NFE });
       const x0 = tf.tensor(new Rng(seed).normalArray(n * size), [n, ...shape]);
-      const method = solver ?? (meanFlow ? 'meanflow' : SAMPLE_DEFAULTS.other.method);
       try {
-        const result = sample({ model: loaded.model, x0, method, nfe: num('nfe', v('nfe'), meanFlow ? 1 : SAMPLE_DEFAULTS.other.nfe, { integer: true, min: 1 }), rtol, atol });
+        const result = sample({ model: loaded.model, x0, method, nfe, rtol, atol });
         try {
           const samples = result.x.dataSync() as Float32Array;
           if (!allowNonFinite) checkFinite(samples, 'the samples', { sampleSize: size, hint: NON_FINITE_SAMPLES_HINT });

@@ -376,6 +376,12 @@ export async function writeSafetensorsFile(path: string, tensors: TensorsToWrite
   await fileAccess(`writing ${path}`).writeFileAtomic(path, chunks());
 }
 
+/** A read failure of `path` as one error naming it once (node's file access already names the file in its messages). */
+function cannotRead(path: string, error: unknown): SafetensorsError {
+  const message = (error as Error).message;
+  return new SafetensorsError(path, message.startsWith(`${path}: `) ? message.slice(path.length + 2) : `cannot read file (${message})`);
+}
+
 /** Reads and validates a safetensors file; errors name the file. */
 export async function readSafetensorsFile(path: string): Promise<DecodedSafetensors> {
   const files = fileAccess(`reading ${path}`);
@@ -383,7 +389,7 @@ export async function readSafetensorsFile(path: string): Promise<DecodedSafetens
   try {
     bytes = await files.readFile(path);
   } catch (error) {
-    throw new SafetensorsError(path, `cannot read file (${(error as Error).message})`);
+    throw cannotRead(path, error);
   }
   return decodeSafetensors(bytes, path);
 }
@@ -398,7 +404,7 @@ export async function readSafetensorsMetadata(path: string): Promise<Record<stri
     try {
       return await files.readRange(path, offset, length);
     } catch (error) {
-      throw new SafetensorsError(path, `cannot read file (${(error as Error).message})`);
+      throw cannotRead(path, error);
     }
   };
   const { bytes: prefix, size } = await read(0, 8);

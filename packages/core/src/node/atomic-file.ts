@@ -52,6 +52,75 @@ export async function removeStaleTemporaries(path: string): Promise<string[]> {
   return removed;
 }
 
+/** A file being written atomically: write chunks in order, then commit (rename into place) or abort. */
+export interface AtomicFile {
+  /** The target path. */
+  readonly path: string;
+  write(chunk: Uint8Array | string): Promise<void>;
+  /** fsyncs, renames over the target and syncs the folder; the file then exists whole. */
+  commit(): Promise<void>;
+  /** Removes the temporary file; the previous target (if any) is untouched. Safe to call after commit (no-op). */
+  abort(): Promise<void>;
+}
+
+/**
+ * Opens a temporary file beside `path` (the folder is created if missing) for a write that lands whole or not at all:
+ * what writeFileAtomic does, for output produced over time (samples drawn batch by batch) without holding it all.
+ * Until commit or abort the temporary is removed if the process exits, and swept at the next save if it is killed.
+ */
+export async function openAtomicFile(path: string): Promise<AtomicFile> {
+  const directory = dirname(path);
+  await mkdir(directory, { recursive: true });
+  await removeStaleTemporaries(path);
+  // The name says whose it is (the pid), so a later save can tell a dead writer's leftovers from a live one's.
+  const temporary = join(directory, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${counter++}.tmp`);
+  removeInFlightOnExit();
+  const handle = await open(temporary, 'wx');
+  inFlight.add(temporary);
+  let position = 0;
+  let done = false;
+  const abort = async () => {
+    if (done) return;
+    done = true;
+    await handle.close().catch(() => undefined);
+    await rm(temporary, { force: true });
+    inFlight.delete(temporary);
+  };
+  return {
+    path,
+    async write(chunk) {
+      if (done) throw new Error(`${path}: write after the file was committed or aborted`);
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position);
+          written += bytesWritten;
+          position += bytesWritten;
+        }
+      } catch (error) {
+        await abort();
+        throw error;
+      }
+    },
+    async commit() {
+      if (done) throw new Error(`${path}: commit after the file was committed or aborted`);
+      try {
+        await handle.sync();
+        await handle.close();
+        await rename(temporary, path);
+      } catch (error) {
+        await abort();
+        throw error;
+      }
+      done = true;
+      inFlight.delete(temporary);
+      await syncDirectory(directory);
+    },
+    abort,
+  };
+}
+
 /**
  * Writes a file atomically: the chunks stream into a temporary file beside the target (the folder is created
  * if missing), which is fsynced and renamed over the target, and the rename is made durable by syncing the
@@ -62,37 +131,13 @@ export async function removeStaleTemporaries(path: string): Promise<string[]> {
 export async function writeFileAtomic(path: string, contents: Uint8Array | string | Iterable<Uint8Array>): Promise<void> {
   const chunks: Iterable<Uint8Array> =
     typeof contents === 'string' ? [Buffer.from(contents, 'utf8')] : contents instanceof Uint8Array ? [contents] : contents;
-  const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
-  await removeStaleTemporaries(path);
-  // The name says whose it is (the pid), so a later save can tell a dead writer's leftovers from a live one's.
-  const temporary = join(directory, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${counter++}.tmp`);
-  removeInFlightOnExit();
-  const handle = await open(temporary, 'wx');
-  inFlight.add(temporary);
-  let renamed = false;
+  const file = await openAtomicFile(path);
   try {
-    let position = 0;
-    for (const chunk of chunks) {
-      let written = 0;
-      while (written < chunk.length) {
-        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, position);
-        written += bytesWritten;
-        position += bytesWritten;
-      }
-    }
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, path);
-    renamed = true;
+    for (const chunk of chunks) await file.write(chunk);
+    await file.commit();
   } finally {
-    if (!renamed) {
-      await handle.close().catch(() => undefined);
-      await rm(temporary, { force: true });
-    }
-    inFlight.delete(temporary);
+    await file.abort();
   }
-  await syncDirectory(directory);
 }
 
 /** Makes the rename itself durable; some platforms cannot open directories, which is harmless to skip. */

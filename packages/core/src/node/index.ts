@@ -9,4 +9,4 @@ import { nodeFileAccess } from './file-access.js';
 registerFileAccess(nodeFileAccess);
 
 export { nodeFileAccess } from './file-access.js';
-export { writeFileAtomic, removeStaleTemporaries } from './atomic-file.js';
+export { writeFileAtomic, openAtomicFile, removeStaleTemporaries, type AtomicFile } from './atomic-file.js';
