@@ -1,4 +1,4 @@
-import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, unetConfigFields, unetWeightCount, intIn, modelSizeLimits, parseConfig, checkModelBytes, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, unetConfigFields, unetWeightCount, unetActivationCount, checkSampleBytes, intIn, modelSizeLimits, parseConfig, checkModelBytes, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
 import * as z from 'zod';
 import { nullLabel, type LabelSpace } from './labels.js';
 
@@ -66,7 +66,14 @@ export const spectrogramUNetConfigSchema = z
 export function parseSpectrogramUNetConfig(config: unknown): SpectrogramUNetConfig {
   const parsed = parseConfig(spectrogramUNetConfigSchema, config) as SpectrogramUNetConfig;
   validate(resolveSpectrogramUNetConfig(parsed));
+  checkActivations(parsed);
   return parsed;
+}
+
+/** Refuses a spectrogram size whose activations would not fit (one sample's forward pass, roughly counted). */
+function checkActivations(config: SpectrogramUNetConfig): void {
+  const c = resolveSpectrogramUNetConfig(config);
+  checkSampleBytes(unetActivationCount(layoutOf(c), c.layout === '2d' ? [c.frames, c.melBins] : [c.frames]), `${c.frames} frames × ${c.melBins} mel bins (config.frames, config.melBins)`);
 }
 
 /** The float32 values a SpectrogramUNet of this config stores (every parameter), from the config alone. */
@@ -116,9 +123,13 @@ export class SpectrogramUNet extends UNetBackbone {
     super();
     // Checked whole before any weight exists: a field out of range or a model too big for memory is refused here.
     try {
-      checkModelBytes(spectrogramUNetWeightCount(parseConfig(spectrogramUNetConfigSchema, config) as SpectrogramUNetConfig));
+      const parsed = parseConfig(spectrogramUNetConfigSchema, config) as SpectrogramUNetConfig;
+      checkModelBytes(spectrogramUNetWeightCount(parsed));
+      validate(resolveSpectrogramUNetConfig(parsed));
+      checkActivations(parsed);
     } catch (error) {
-      throw new RangeError(`SpectrogramUNet: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      throw new RangeError(message.startsWith('SpectrogramUNet: ') ? message : `SpectrogramUNet: ${message}`);
     }
     this.config = resolveSpectrogramUNetConfig(config);
     validate(this.config);

@@ -1,4 +1,4 @@
-import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, unetConfigFields, unetWeightCount, intIn, modelSizeLimits, parseConfig, checkModelBytes, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
+import { tf, Rng, UNetBackbone, validateUNetLayout, validateUNetTimeOptions, unetTimeDefaults, unetConfigFields, unetWeightCount, unetActivationCount, checkSampleBytes, intIn, modelSizeLimits, parseConfig, checkModelBytes, registerModelKind, type ModelExtras, type ModelSpec, type UNetLayout, type UNetShapeOptions, type UNetTimeOptions } from '@flowmatch/core';
 import * as z from 'zod';
 
 /**
@@ -59,7 +59,14 @@ export const unetVelocityConfigSchema = z
 export function parseUNetVelocityConfig(config: unknown): UNetVelocityConfig {
   const parsed = parseConfig(unetVelocityConfigSchema, config) as UNetVelocityConfig;
   validate(resolveUNetConfig(parsed));
+  checkActivations(parsed);
   return parsed;
+}
+
+/** Refuses an image size whose activations would not fit (one sample's forward pass, roughly counted). */
+function checkActivations(config: UNetVelocityConfig): void {
+  const c = resolveUNetConfig(config);
+  checkSampleBytes(unetActivationCount(layoutOf(c), [c.imageSize, c.imageSize]), `${c.imageSize}×${c.imageSize}×${c.channels} images (config.imageSize = ${c.imageSize})`);
 }
 
 /** The float32 values a UNetVelocity of this config stores (every parameter), from the config alone. */
@@ -102,9 +109,13 @@ export class UNetVelocity extends UNetBackbone {
     super();
     // Checked whole before any weight exists: a field out of range or a model too big for memory is refused here.
     try {
-      checkModelBytes(unetVelocityWeightCount(parseConfig(unetVelocityConfigSchema, config) as UNetVelocityConfig));
+      const parsed = parseConfig(unetVelocityConfigSchema, config) as UNetVelocityConfig;
+      checkModelBytes(unetVelocityWeightCount(parsed));
+      validate(resolveUNetConfig(parsed));
+      checkActivations(parsed);
     } catch (error) {
-      throw new RangeError(`UNetVelocity: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      throw new RangeError(message.startsWith('UNetVelocity: ') ? message : `UNetVelocity: ${message}`);
     }
     this.config = resolveUNetConfig(config);
     validate(this.config);

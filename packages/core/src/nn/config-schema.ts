@@ -159,3 +159,16 @@ export function checkModelBytes(weights: number, limit?: number): number {
   }
   return bytes;
 }
+
+/**
+ * Refuses a model one of whose samples would need more than the limit in activations (a rough count, see
+ * unetActivationCount) — the size of the data it claims, not its weights, is what is wrong then.
+ */
+export function checkSampleBytes(values: number, what: string, limit?: number): number {
+  const bytes = values * 4;
+  const max = maxModelBytes(limit);
+  if (!(bytes <= max)) {
+    throw new RangeError(`one sample of ${what} needs about ${formatBytes(bytes)} of activations in the model, above the limit of ${formatBytes(max)} (FM_MODEL_MEMORY_LIMIT=8GB raises the limit)`);
+  }
+  return bytes;
+}

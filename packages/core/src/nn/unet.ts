@@ -156,6 +156,25 @@ export function unetWeightCount(c: UNetLayout, timeBranches: number, featureDim:
   return count + norm(ch) + conv(ch, c.outChannels);
 }
 
+/**
+ * A rough count (within a small factor) of the float32 values one sample's forward pass holds at its peak: at each
+ * level the skip connections kept for the way up plus a few working maps, and the attention matrices (heads × p²
+ * for p positions) where attention runs. `size` is the input's spatial size ([H, W] or [T]). What keeps a checkpoint
+ * that claims 8192×8192 images from allocating tens of GB when it samples.
+ */
+export function unetActivationCount(c: UNetLayout, size: number[]): number {
+  const positions = size.reduce((a, b) => a * b, 1);
+  let maps = 0;
+  let attention = 0;
+  c.channelMults.forEach((mult, level) => {
+    const p = positions / 2 ** (level * c.dims);
+    maps += p * c.baseChannels * mult * (c.blocksPerLevel + 5);
+    const attends = c.attentionLevels.includes(level) || (c.midAttention && level === c.channelMults.length - 1);
+    if (attends) attention = Math.max(attention, c.attentionHeads * p * p);
+  });
+  return maps + attention;
+}
+
 /** The zod fields of UNetShapeOptions and UNetTimeOptions, with the size limits; each model adds its own. */
 export const unetConfigFields = {
   baseChannels: intIn(L.baseChannels).optional(),
