@@ -87,7 +87,7 @@ describe('model config schemas', () => {
     expect(weights).toBeGreaterThan(4e11);
     const started = performance.now();
     expect(() => createModel({ kind: 'mlp', config: big }, 'big.safetensors')).toThrow(
-      new RegExp(`^big\\.safetensors: the model needs about 1\\.5 TB for its ${weights.toLocaleString('en-US')} float32 weights, above the limit of 1\\.0 GB`),
+      new RegExp(`^big\\.safetensors: the model needs about 1\\.5 TB for its ${weights.toLocaleString('en-US')} float32 weights, above the limit of 512 MB`),
     );
     expect(performance.now() - started).toBeLessThan(100);
     // 2·128 + 128 + 3·(128·128 + 128) + 128·2 + 2 = 50,306 values = 201,224 bytes: refused under 200,000, built above.
@@ -122,7 +122,7 @@ describe('loadModel validates the stored config before allocating', () => {
       [{ dim: 2, hidden: 1e9 }, /^bad\.safetensors: config\.hidden = 1000000000 is out of range \(1\.\.65536\)$/],
       [{ dim: 2, hidden: 1e5 }, /^bad\.safetensors: config\.hidden = 100000 is out of range \(1\.\.65536\)$/],
       [{ dim: 2, depth: 1e7 }, /^bad\.safetensors: config\.depth = 10000000 is out of range \(1\.\.1024\)$/],
-      [{ dim: 2, hidden: 65536, depth: 64 }, /^bad\.safetensors: the model needs about .* float32 weights, above the limit of 1\.0 GB/],
+      [{ dim: 2, hidden: 65536, depth: 64 }, /^bad\.safetensors: the model needs about .* float32 weights, above the limit of 512 MB/],
       [{ dim: 2, activation: 'nope' }, /^bad\.safetensors: config\.activation = "nope" must be one of/],
       [{ dim: 2, numClasses: 'ten' }, /^bad\.safetensors: config\.numClasses = "ten" must be a number$/],
       // A config the schema accepts but whose weights do not match the stored tensors: the loader names the tensor.

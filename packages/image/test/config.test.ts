@@ -26,9 +26,9 @@ describe("the 'unet' config schema", () => {
       [{ imageSize: 28, channels: 1, dropout: 1 }, /^f: config\.dropout = 1 must be < 1$/],
       [{ imageSize: 28 }, /^f: config\.channels is missing \(expected number\)$/],
       [{ imageSize: 30, channels: 1 }, /^f: UNetVelocity: imageSize 30 must be divisible by 2\^\(levels−1\) = 4 for 3 levels$/],
-      [{ imageSize: 28, channels: 1, baseChannels: 8192 }, /^f: the model needs about \d+ GB for its [\d,]+ float32 weights, above the limit of 1\.0 GB/],
+      [{ imageSize: 28, channels: 1, baseChannels: 8192 }, /^f: the model needs about \d+ GB for its [\d,]+ float32 weights, above the limit of 512 MB/],
       // Few weights, but attention over 256² positions at the lowest level: one sample would need tens of GB.
-      [{ imageSize: 1024, channels: 3 }, /^f: one sample of 1024×1024×3 images \(config\.imageSize = 1024\) needs about \d+ GB of activations in the model, above the limit of 1\.0 GB/],
+      [{ imageSize: 1024, channels: 3 }, /^f: one sample of 1024×1024×3 images \(config\.imageSize = 1024\) needs about \d+ GB of activations in the model, above the limit of 512 MB/],
     ];
     for (const [config, message] of cases) expect(() => checkModelSpec({ kind: 'unet', config }, { source: 'f' })).toThrow(message);
     expect(tf.memory().numTensors).toBe(before);

@@ -27,11 +27,12 @@ export const modelSizeLimits = {
 } as const satisfies Record<string, readonly [number, number]>;
 
 /**
- * The weights a model may hold by default: 1 GiB of float32 (268M parameters), far above anything trained on a CPU
- * here, and low enough that loading one (file bytes + tensors) stays within a few GB. `FM_MODEL_MEMORY_LIMIT` (bytes,
+ * The weights a model may hold by default: 512 MiB of float32 (134M parameters), far above anything trained on a CPU
+ * here, and low enough that loading one (file bytes + tensors, ~1 GB) or training it (weights, gradients, Adam's two
+ * moments and EMA, ~2.5 GB) stays within 4 GB. `FM_MODEL_MEMORY_LIMIT` (bytes,
  * or a size like '4GB') raises it.
  */
-export const DEFAULT_MAX_MODEL_BYTES = 2 ** 30;
+export const DEFAULT_MAX_MODEL_BYTES = 512 * 2 ** 20;
 
 /** A wrong field of a config: `field` is its dotted path (`channelMults.2`), the message says value and rule. */
 export class ConfigFieldError extends RangeError {

@@ -79,7 +79,7 @@ export interface CheckModelOptions {
 
 /**
  * Validates a spec before anything is allocated: the kind must be registered, its config must pass the kind's
- * schema, and the weights must fit the memory limit (FM_MODEL_MEMORY_LIMIT, else 1 GiB: the same limit the models'
+ * schema, and the weights must fit the memory limit (FM_MODEL_MEMORY_LIMIT, else 512 MiB: the same limit the models'
  * constructors apply). Returns the parsed config and the weights' size in bytes
  * (undefined when the kind cannot say). Errors are one line: `<source>: config.depth = 1e7 is out of range (1..1024)`.
  */
