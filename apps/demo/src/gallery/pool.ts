@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { RequestError, type ModelInfo, type SampleRequest } from './sample-model.js';
-import type { WorkerJob, WorkerMessage } from './worker.js';
+import type { WorkerJob, WorkerMemoryQuery, WorkerMessage } from './worker.js';
 
 export interface PoolOptions {
   /** Worker threads (default min(2, cores)). */
@@ -24,6 +24,12 @@ export interface PoolJob {
   version: number;
   info: ModelInfo;
   request: SampleRequest;
+}
+
+/** One worker's tfjs memory: the loaded models' weights and anything a job left behind. */
+export interface WorkerMemory {
+  numTensors: number;
+  numBytes: number;
 }
 
 export interface PoolStats {
@@ -47,6 +53,8 @@ interface Slot {
   timer?: ReturnType<typeof setTimeout>;
   /** Set when the pool ended this worker on purpose (timeout, close): its exit is expected. */
   retired?: boolean;
+  /** memory() queries waiting for this worker's answer. */
+  memoryQueries?: Map<number, { resolve: (m: WorkerMemory) => void; reject: (error: Error) => void }>;
 }
 
 export const defaultWorkers = () => Math.max(1, Math.min(2, availableParallelism()));
@@ -145,6 +153,26 @@ export class SamplingPool {
     });
   }
 
+  /**
+   * The tfjs memory of every ready worker, each answered between jobs. With the same models cached, the counts
+   * before and after any number of requests are equal unless sampling leaks tensors.
+   */
+  memory(): Promise<WorkerMemory[]> {
+    return Promise.all(
+      this.slots
+        .filter((s) => s.ready)
+        .map(
+          (slot) =>
+            new Promise<WorkerMemory>((resolve, reject) => {
+              const id = this.nextId++;
+              (slot.memoryQueries ??= new Map()).set(id, { resolve, reject });
+              const query: WorkerMemoryQuery = { type: 'memory', id };
+              slot.worker.postMessage(query);
+            }),
+        ),
+    );
+  }
+
   /** Stops every worker; queued and running jobs are answered with 503. */
   async close(): Promise<void> {
     this.closed = true;
@@ -154,6 +182,7 @@ export class SamplingPool {
         slot.retired = true;
         clearTimeout(slot.timer);
         slot.current?.reject(new RequestError('the server is shutting down', 503));
+        this.failMemoryQueries(slot, 'the server is shutting down');
         return slot.worker.terminate();
       }),
     );
@@ -175,6 +204,11 @@ export class SamplingPool {
   private onMessage(slot: Slot, m: WorkerMessage): void {
     if (m.type === 'log') {
       if (!this.backendName) this.log(m.line); // the backend line, once
+      return;
+    }
+    if (m.type === 'memory') {
+      slot.memoryQueries?.get(m.id)?.resolve({ numTensors: m.numTensors, numBytes: m.numBytes });
+      slot.memoryQueries?.delete(m.id);
       return;
     }
     if (m.type === 'ready') {
@@ -207,6 +241,7 @@ export class SamplingPool {
     if (index < 0) return; // already handled (an 'error' is followed by an 'exit')
     this.slots.splice(index, 1);
     clearTimeout(slot.timer);
+    this.failMemoryQueries(slot, message);
     if (slot.retired) return;
     this.log(message);
     slot.current?.reject(new RequestError(message, 500));
@@ -234,12 +269,18 @@ export class SamplingPool {
     }
   }
 
+  private failMemoryQueries(slot: Slot, message: string): void {
+    for (const q of slot.memoryQueries?.values() ?? []) q.reject(new Error(message));
+    slot.memoryQueries?.clear();
+  }
+
   private onTimeout(slot: Slot, pending: Pending): void {
     if (slot.current !== pending) return;
     this.log(`a job on ${pending.job.info.id} ran past ${this.timeoutSeconds}s: its worker is replaced`);
     slot.retired = true;
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
+    this.failMemoryQueries(slot, 'the sampling worker was replaced');
     pending.reject(new RequestError(`sampling took longer than ${this.timeoutSeconds}s and was stopped; ask for fewer samples or fewer steps`, 504));
     void slot.worker.terminate();
     this.spawn();

@@ -50,7 +50,24 @@ const FIELDS = ['model', 'solver', 'nfe', 'cfg', 'n', 'seed', 'class', 'pitch', 
 /** The fields that belong to one task, and the tasks they belong to (for the "does not apply" message). */
 const ONLY_FOR: Partial<Record<(typeof FIELDS)[number], string>> = { class: 'image', pitch: 'audio', timbre: 'audio' };
 
-const describe = (v: unknown) => (typeof v === 'string' ? `'${v.length > 40 ? `${v.slice(0, 40)}…` : v}'` : JSON.stringify(v) ?? String(v));
+/** Text with its control characters (line breaks among them) escaped as \uXXXX: one line, whatever it quotes. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A value as it appears in an error message: short and on one line whatever the client sent. Strings are cut at
+ * `maxChars` characters, their control characters escaped (a '\n' in a value must not split the one-line message).
+ * Arrays and objects are named, not serialised: JSON.stringify of a value nested a few thousand levels deep (which
+ * fits in the body limit) overflows the stack, and a big one would be echoed back whole.
+ */
+export function describeValue(v: unknown, maxChars = 40): string {
+  if (typeof v === 'string') return `'${oneLine(v.length > maxChars ? `${v.slice(0, maxChars)}…` : v)}'`;
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : `an array (${v.length} item${v.length === 1 ? '' : 's'})`;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length === 0 ? '{}' : 'an object';
+  return JSON.stringify(v) ?? String(v);
+}
+const describe = (v: unknown) => describeValue(v);
 
 function integer(body: Record<string, unknown>, field: string, fallback: number, min: number, max: number, why = ''): number {
   const v = body[field];
@@ -69,7 +86,7 @@ export function parseSampleRequest(body: unknown, info: ModelInfo, limits: Galle
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(`the request body must be a JSON object, got ${Array.isArray(body) ? 'an array' : describe(body)}`);
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) {
-    if (!(FIELDS as readonly string[]).includes(key)) throw new RequestError(`unknown field '${key}' (fields: ${FIELDS.join(', ')})`);
+    if (!(FIELDS as readonly string[]).includes(key)) throw new RequestError(`unknown field ${describe(key)} (fields: ${FIELDS.join(', ')})`);
   }
   if (b.model !== info.id) throw new RequestError(`model must be '${info.id}' here, got ${describe(b.model)}`);
   const what = `${info.id} is ${info.task === 'image' ? 'an image' : info.task === 'audio' ? 'an audio' : 'a 2d'} model`;

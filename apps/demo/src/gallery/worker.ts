@@ -2,7 +2,7 @@
 // answers one job at a time with the finished JSON body (sampling and encoding both happen here, off the server's
 // request thread). The pool (pool.ts) starts, feeds, times out and replaces these.
 import { parentPort } from 'node:worker_threads';
-import { resolveBackend, loadModel, type LoadedModel } from '@flowmatch/core';
+import { resolveBackend, loadModel, tf, type LoadedModel } from '@flowmatch/core';
 import { sampleFromModel, type ModelInfo, type SampleRequest } from './sample-model.js';
 import { encodeSampleOutput } from './encode.js';
 
@@ -16,8 +16,15 @@ export interface WorkerJob {
   request: SampleRequest;
 }
 
+/** Asks for the worker's tfjs memory (the pool's `memory()`: diagnostics, and the tests' leak checks). */
+export interface WorkerMemoryQuery {
+  type: 'memory';
+  id: number;
+}
+
 export type WorkerMessage =
   | { type: 'ready'; backend: string }
+  | { type: 'memory'; id: number; numTensors: number; numBytes: number }
   | { type: 'log'; line: string }
   | { type: 'result'; id: number; body: unknown; seconds: number }
   | { type: 'error'; id: number; message: string };
@@ -52,7 +59,11 @@ const report = await resolveBackend({ log: (line) => post({ type: 'log', line })
 const backend = [report.name, ...report.extensions.map((e) => e.name)].join(' + ');
 post({ type: 'ready', backend });
 
-port.on('message', async (job: WorkerJob) => {
+port.on('message', async (job: WorkerJob | WorkerMemoryQuery) => {
+  if (job?.type === 'memory') {
+    const { numTensors, numBytes } = tf.memory();
+    return post({ type: 'memory', id: job.id, numTensors, numBytes });
+  }
   if (job?.type !== 'job') return;
   const started = performance.now();
   try {
