@@ -1,4 +1,3 @@
-import { dirname, join } from 'node:path';
 import {
   evaluateToy2d,
   resolveBackend,
@@ -218,7 +217,8 @@ async function resumeMeanFlowToy2d(source: string, options: Partial<MeanFlowToy2
   };
   if (r.batchSize === undefined) log(`${point.source} does not record its batch size (written before resumes kept it): using batch ${o.batchSize}`);
   // The flow matching model it was warm-started from, for the comparison.
-  const fmFile = meanflow.init ?? join(dirname(point.source), 'flow-matching.safetensors');
+  // String ops, not node:path: this module is in the package's browser entry too.
+  const fmFile = meanflow.init ?? `${point.source.replace(/[^/\\]*$/, '') || './'}flow-matching.safetensors`;
   let flowMatching: VelocityModule;
   try {
     flowMatching = (await loadModel(fmFile)).model;
