@@ -1,8 +1,8 @@
 // `flowmatch meanflow --dataset notes`: joins @flowmatch/audio (notes, spectrogram U-Net, flow matching recipe,
 // evaluation) with @flowmatch/meanflow (objective, warm start, sampling); neither package imports the other.
 import { join } from 'node:path';
-import { tf, resolveBackend, type TrainSummary } from '@flowmatch/core';
-import { loadAudioCheckpoint, type SpectrogramUNet, type AudioModelMeta } from '@flowmatch/audio';
+import { tf, resolveBackend, CheckpointError, type TrainSummary, type ResumedRun } from '@flowmatch/core';
+import { loadAudioCheckpoint, parseAudioMeta, type SpectrogramUNet, type AudioModelMeta } from '@flowmatch/audio';
 import {
   trainAudioModel,
   loadAudioData,
@@ -19,7 +19,7 @@ import {
   type AudioQualityRow,
 } from '@flowmatch/audio/node';
 import { meanFlowImageDefaults } from '@flowmatch/meanflow';
-import { trainMeanFlowFrom, type MeanFlowRunOptions } from './meanflow-run.js';
+import { trainMeanFlowFrom, readMeanFlowRunResume, resumedFlowMatchingFile, type MeanFlowRunOptions } from './meanflow-run.js';
 
 /**
  * The notes run uses MeanFlow's class-conditional recipe (the paper's ImageNet settings, as for MNIST) after the
@@ -50,12 +50,25 @@ export interface MeanFlowAudioRunOptions extends MeanFlowRunOptions {
   evalPerLabel: number;
 }
 
-export async function runMeanFlowAudio(o: MeanFlowAudioRunOptions): Promise<{ rows: AudioQualityRow[]; summary: TrainSummary; flowMatchingSummary?: TrainSummary }> {
+export async function runMeanFlowAudio(o: MeanFlowAudioRunOptions): Promise<{ rows: AudioQualityRow[]; summary: TrainSummary; flowMatchingSummary?: TrainSummary; resumed?: ResumedRun }> {
   await resolveBackend();
   let flowMatching: SpectrogramUNet;
   let meta: AudioModelMeta;
   let flowMatchingSummary: TrainSummary | undefined;
-  if (o.init) {
+  // A resumed run: the checkpoint's MeanFlow run continued, compared with the flow matching model it started from.
+  const resume = o.resume
+    ? await readMeanFlowRunResume(o, (p) => {
+        parseAudioMeta(p.meta, p.source);
+        if (p.spec.kind !== 'spectrogram-unet') throw new CheckpointError(p.source, `not an audio model checkpoint: it holds a '${p.spec.kind}' model`);
+      })
+    : undefined;
+  if (resume) {
+    meta = parseAudioMeta(resume.point.meta, resume.point.source);
+    const file = resumedFlowMatchingFile(resume);
+    ({ model: flowMatching } = await loadAudioCheckpoint(file).catch((error: Error) => {
+      throw new Error(`${resume.point.source}: the flow matching model it was warm-started from (${file}, for the comparison) cannot be loaded: ${error.message}`);
+    }));
+  } else if (o.init) {
     ({ model: flowMatching, meta } = await loadAudioCheckpoint(o.init));
     if (meta.source !== 'notes') {
       flowMatching.dispose();
@@ -68,27 +81,28 @@ export async function runMeanFlowAudio(o: MeanFlowAudioRunOptions): Promise<{ ro
     ({ model: flowMatching, meta, summary: flowMatchingSummary } = fm);
   }
   // The same notes and statistics as the flow matching run (its meta's normalisation is what the model learnt).
-  const { train, heldOut } = await loadAudioData({ ...audioRecipeDefaults, seed: o.seed, spectrogram: meta.spectrogram, log: o.log });
+  const seed = resume?.seed ?? o.seed;
+  const { train, heldOut } = await loadAudioData({ ...audioRecipeDefaults, seed, spectrogram: meta.spectrogram, log: o.log });
   const numClasses = flowMatching.numClasses;
-  const { model: trained, scale, summary } = await trainMeanFlowFrom(flowMatching, o, {
+  const { model: trained, scale, scaleInput, summary, resumed } = await trainMeanFlowFrom(flowMatching, o, {
     numClasses,
     meta: { ...meta },
     sampleData: (n, rng) => {
       const b = train.sample(n, rng);
       return { x1: b.x, extras: { labels: tf.tensor1d(b.labels, 'int32') } };
     },
-  });
+  }, resume);
   const model = trained as SpectrogramUNet;
   try {
     const reader = await loadOrTrainTimbreClassifier({ spectrogram: meta.spectrogram, log: o.log, progress: o.progress });
     const heldOutFeatures = readerFeatures(reader, heldOut);
     const labels = allLabels(model.labelSpace, o.evalPerLabel);
-    const guidance = scale ?? (o.scaleInput!.min + o.scaleInput!.max) / 2;
+    const guidance = scale ?? (scaleInput!.min + scaleInput!.max) / 2;
     const rows: AudioQualityRow[] = [];
     const score = async (who: 'meanflow' | 'flow matching', m: SpectrogramUNet, method: string, nfe: number) => {
       // A MeanFlow model with a fixed scale learnt the guided field: it samples with one branch (w = 1).
-      const weight = who === 'meanflow' && !o.scaleInput ? 1 : guidance;
-      const { notes, nfe: used, seconds } = generateNotesAudio(m, meta, { labels, guidance: weight, method: method as 'euler', nfe, seed: o.seed + 1, progress: o.progress, label: `${who} ${nfe} NFE` });
+      const weight = who === 'meanflow' && !scaleInput ? 1 : guidance;
+      const { notes, nfe: used, seconds } = generateNotesAudio(m, meta, { labels, guidance: weight, method: method as 'euler', nfe, seed: seed + 1, progress: o.progress, label: `${who} ${nfe} NFE` });
       const row: AudioQualityRow = { model: who, method, nfe: used, guidance, seconds, ...scoreNotes(notes, meta, reader, heldOutFeatures) };
       o.log(formatQualityRow(row));
       rows.push(row);
@@ -105,7 +119,7 @@ export async function runMeanFlowAudio(o: MeanFlowAudioRunOptions): Promise<{ ro
     } finally {
       reader.dispose();
     }
-    return { rows, summary, flowMatchingSummary };
+    return { rows, summary, flowMatchingSummary, resumed };
   } finally {
     model.dispose();
     flowMatching.dispose();

@@ -1,11 +1,23 @@
 // flowmatch image: @flowmatch/image's recipes (trainImageModel, evaluateImageModel), with the evaluation sized to
 // the run's time budget unless --eval-per-class asks for a fixed one.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '@flowmatch/core';
 import { imageRecipeDefaults as di, imageEvaluationDefaults as de, imageEvaluationBudgetDefaults as eb, trainImageModel, evaluateImageModel, planImageEvaluation } from '@flowmatch/image/node';
 import { UsageError, num, type CommandSpec } from '../command.js';
 import { Summary, formatDuration } from '../summary.js';
 import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str } from './shared.js';
+import { resumeOptions, resumeUsage, checkpointEveryFlag, batchFlag, sizeFlag, unlessResumed, asFlagError } from './resume.js';
+
+/** Recipe options → the flags that set them (for a resumed run's refusals). */
+const FLAGS = {
+  dataDir: 'data',
+  imageSize: 'size',
+  channels: ['rgb', (c: unknown) => `${c} channel${c === 1 ? '' : 's'}`] as [string, (value: unknown) => string],
+  batchSize: 'batch',
+  lr: 'lr',
+  seed: 'seed',
+  'model.baseChannels': 'base',
+};
 
 export const imageCommand: CommandSpec = {
   name: 'image',
@@ -23,6 +35,8 @@ export const imageCommand: CommandSpec = {
       --nfe N (${de.nfe}) --solver S (${de.solver}) --eval-per-class N (default: sized to the budget, ${de.evalPerClass} without one; 0: grids only)
       --size N --rgb    image size and colour for --data folders (default ${di.imageSize}, grayscale)
       --base N          U-Net base channels (default ${di.model.baseChannels})
+${resumeUsage(di.checkpointEvery, 'the data (MNIST or the folder, size, colour), U-Net, batch, learning rate and seed', `                        Here --seconds S, when given, is the resumed run's whole budget, evaluation included, as above.
+`)}
 ${COMMON_USAGE}
 `,
   options: {
@@ -40,6 +54,7 @@ ${COMMON_USAGE}
     size: { type: 'string' },
     rgb: { type: 'boolean' },
     base: { type: 'string' },
+    ...resumeOptions,
   },
   async run(values, log) {
     const v = (k: string) => str(values, k);
@@ -47,37 +62,46 @@ ${COMMON_USAGE}
     const started = performance.now();
     await loadPlugins(values.plugin as string[] | undefined, log);
     if (v('dataset') && v('dataset') !== 'mnist') throw new UsageError(`--dataset must be mnist (or use --data DIR); got '${v('dataset')}'`);
-    const outDir = v('out') ?? 'out/image';
-    const seed = num('seed', v('seed'), di.seed, { integer: true });
+    const resume = v('resume');
+    const resuming = resume !== undefined;
+    const outDir = v('out') ?? (resuming ? dirname(resume) : 'out/image');
+    const seed = num('seed', v('seed'), unlessResumed(resuming, di.seed), { integer: true });
     const progress = !values['no-progress'];
-    const seconds = num('seconds', v('seconds'), di.seconds);
+    // A resumed run has no budget unless --seconds gives it one (the steps the checkpoint planned decide).
+    const seconds = num('seconds', v('seconds'), resuming ? 0 : di.seconds);
     const solver = solverName(v('solver'), de.solver);
     const nfe = num('nfe', v('nfe'), de.nfe, { integer: true, min: 1 });
-    const fixedEval = v('eval-per-class') === undefined ? undefined : num('eval-per-class', v('eval-per-class'), de.evalPerClass, { integer: true });
+    const fixedEval = v('eval-per-class') === undefined ? undefined : num('eval-per-class', v('eval-per-class'), de.evalPerClass, { integer: true, max: 10_000 });
     // With a budget and no fixed evaluation, training leaves the evaluation its share of the announced time.
     const budgeted = fixedEval === undefined && seconds > 0 && Number.isFinite(seconds);
     const trainSeconds = budgeted ? seconds * (1 - eb.share) : seconds;
     if (budgeted) log(`budget ${formatDuration(seconds)}: up to ${formatDuration(trainSeconds)} training, the rest (at least ${formatDuration(seconds * eb.share)}) evaluation`);
     const run = await trainImageModel({
-      dataDir: v('data'),
-      imageSize: num('size', v('size'), di.imageSize, { integer: true, min: 4 }),
-      channels: values.rgb ? 3 : 1,
+      resumeFrom: resume,
+      // On a resume, --dataset mnist restates the data only when the checkpoint's are MNIST.
+      dataDir: v('data') ?? (resuming && v('dataset') ? 'mnist' : undefined),
+      imageSize: sizeFlag('size', 'imageSize', v('size'), unlessResumed(resuming, di.imageSize), 4),
+      channels: values.rgb ? 3 : unlessResumed(resuming, 1),
       seconds: trainSeconds,
-      maxSteps: num('max-steps', v('max-steps'), di.maxSteps, { integer: true, min: 1 }),
-      batchSize: num('batch', v('batch'), di.batchSize, { integer: true, min: 1 }),
-      lr: num('lr', v('lr'), di.lr),
+      maxSteps: num('max-steps', v('max-steps'), unlessResumed(resuming, di.maxSteps), { integer: true, min: 1 }),
+      batchSize: batchFlag(v('batch'), unlessResumed(resuming, di.batchSize)),
+      lr: num('lr', v('lr'), unlessResumed(resuming, di.lr)),
       seed,
-      model: { baseChannels: num('base', v('base'), di.model.baseChannels!, { integer: true, min: 8 }) },
+      model: { baseChannels: sizeFlag('base', 'baseChannels', v('base'), unlessResumed(resuming, di.model.baseChannels!), 8) },
       checkpointPath: join(outDir, 'model.safetensors'),
+      checkpointEvery: checkpointEveryFlag(v('checkpoint-every'), di.checkpointEvery),
       progress,
       log,
+    }).catch((error: unknown) => {
+      throw asFlagError(error, FLAGS);
     });
     try {
       summary.time('training', run.summary.seconds).metric('training steps', run.summary.steps).metric('recent loss', run.summary.recentLoss);
+      if (run.resumed) summary.metric('resumed from', `step ${run.resumed.step} of ${run.resumed.from}`);
       let evalPerClass = fixedEval ?? de.evalPerClass;
       if (budgeted) {
         const budgetSeconds = Math.max(seconds * eb.share, seconds - (performance.now() - started) / 1000);
-        const plan = planImageEvaluation(run.model, run.meta, { budgetSeconds, guidance: de.guidance, solver, nfe, seed: seed + 1 });
+        const plan = planImageEvaluation(run.model, run.meta, { budgetSeconds, guidance: de.guidance, solver, nfe, seed: run.seed + 1 });
         evalPerClass = plan.evalPerClass;
         log(
           `evaluation: ${evalPerClass} samples per class × ${de.guidance.length} guidance weights, estimated ${formatDuration(plan.estimatedSeconds)} ` +
@@ -86,10 +110,10 @@ ${COMMON_USAGE}
         );
       }
       const evalStarted = performance.now();
-      const { quality, grids, trajectory } = await evaluateImageModel(run.model, run.meta, { solver, nfe, evalPerClass, seed: seed + 1, outDir, progress, log });
+      const { quality, grids, trajectory } = await evaluateImageModel(run.model, run.meta, { solver, nfe, evalPerClass, seed: run.seed + 1, outDir, progress, log });
       summary.time('evaluation', (performance.now() - evalStarted) / 1000);
       const metrics = join(outDir, 'metrics.json');
-      await writeFileAtomic(metrics, JSON.stringify({ training: run.summary, evaluation: { evalPerClass, solver, nfe }, quality }, null, 2) + '\n');
+      await writeFileAtomic(metrics, JSON.stringify({ training: run.summary, ...(run.resumed ? { resumed: run.resumed } : {}), evaluation: { evalPerClass, solver, nfe }, quality }, null, 2) + '\n');
       log(`wrote ${run.checkpointPath}, ${metrics}`);
       for (const row of quality) {
         if (row.classAgreement !== undefined) summary.metric(`w=${row.guidance}`, `class agreement ${(row.classAgreement * 100).toFixed(1)}% | Fréchet ${row.frechet!.toFixed(2)} (${evalPerClass} per class)`);
