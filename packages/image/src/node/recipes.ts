@@ -36,7 +36,7 @@ import { evaluateDigits, loadOrTrainDigitClassifier } from './eval/digit-classif
 import { saveClassGrid, saveImageGrid, saveImages, saveTrajectoryStrip } from './io/write.js';
 
 export interface TrainImageOptions {
-  /** A folder of images (labels from sub-folders); without it, the bundled MNIST digits. */
+  /** A folder of images (labels from sub-folders); without it, the bundled MNIST digits (on a resume, 'mnist' names them). */
   dataDir?: string;
   /** Model image size for folders (MNIST is 28). */
   imageSize: number;
@@ -130,7 +130,7 @@ async function resumedImageOptions(source: string, options: Partial<TrainImageOp
   const given = givenOptions(options);
   const [h, , c] = meta.dataset.shape;
   const stored = dataOf(meta);
-  const sameData = given.dataDir === undefined || (stored !== 'mnist' && resolve(given.dataDir) === resolve(stored));
+  const sameData = given.dataDir === undefined || given.dataDir === stored || (stored !== 'mnist' && resolve(given.dataDir) === resolve(stored));
   const checks: ResumeCheck[] = [
     ['dataDir', sameData ? undefined : given.dataDir, stored, 'data'],
     ['imageSize', stored === 'mnist' ? undefined : given.imageSize, h, 'data'],
