@@ -108,7 +108,7 @@ export interface TrainAudioOptions extends AudioDataOptions {
    * the folder; the spectrogram settings), batch, label dropout, learning rate and seed are the checkpoint's (an option
    * given that contradicts them is refused with a ResumeMismatchError). It trains on to the checkpoint's planned steps;
    * `maxSteps` given is the total step count to reach instead (beyond the planned count the schedule is stretched to
-   * it); `seconds` bounds this run's time only.
+   * it); `seconds` bounds this run's time only. Checkpoints go on to this file unless `checkpointPath` names another.
    */
   resumeFrom?: string;
   /** Stop once this many steps are done although the schedule spans more (the checkpoint then written resumes the run). */
@@ -212,6 +212,8 @@ async function resumedAudioOptions(source: string, options: Partial<TrainAudioOp
     model: spec,
     maxSteps: plan.untilStep,
     seconds: given.seconds ?? 0,
+    // The run goes on writing the file it resumed unless told otherwise.
+    checkpointPath: given.checkpointPath ?? point.source,
   };
   if (recipe.batchSize === undefined) o.log(`${point.source} does not record its batch size, label dropout or notes per label (written before resumes kept them): using batch ${o.batchSize}, dropout ${o.labelDropout}, ${o.perLabel} per label`);
   return { o, point, plan, meta };

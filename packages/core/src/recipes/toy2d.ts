@@ -39,7 +39,8 @@ export interface TrainToy2dOptions {
    * Continue the run that wrote this checkpoint, exactly: model, data set, path, coupling, batch, learning rate and seed
    * are the checkpoint's (an option given that contradicts them is refused with a ResumeMismatchError). It trains on to
    * the checkpoint's planned steps; `maxSteps` given is the total step count to reach instead (beyond the planned count
-   * the schedule is stretched to it); `seconds` given bounds this run's time only (default: none).
+   * the schedule is stretched to it); `seconds` given bounds this run's time only (default: none). Checkpoints go on to this file unless
+   * `checkpointPath` names another.
    */
   resumeFrom?: string;
   /**
@@ -161,6 +162,8 @@ async function resumedToy2dOptions(source: string, options: Partial<TrainToy2dOp
     seed: point.trainer.seed ?? given.seed ?? toy2dDefaults.seed,
     maxSteps: plan.untilStep,
     seconds: given.seconds ?? 0,
+    // The run goes on writing the file it resumed unless told otherwise.
+    checkpointPath: given.checkpointPath ?? point.source,
   };
   if (recipe.batchSize === undefined) o.log(`${point.source} does not record its batch size or coupling (written before resumes kept them): using batch ${o.batchSize}, ${o.coupling} coupling`);
   return { o, point, plan, meta };

@@ -58,7 +58,7 @@ export interface TrainImageOptions {
    * Continue the run that wrote this checkpoint, exactly: the U-Net, the data (MNIST or the folder, size, colour), batch,
    * label dropout, learning rate and seed are the checkpoint's (an option given that contradicts them is refused with
    * a ResumeMismatchError). It trains on to the checkpoint's planned steps; `maxSteps` given is the total step count to
-   * reach instead (beyond the planned count the schedule is stretched to it); `seconds` bounds this run's time only.
+   * reach instead (beyond the planned count the schedule is stretched to it); `seconds` bounds this run's time only. Checkpoints go on to this file unless `checkpointPath` names another.
    */
   resumeFrom?: string;
   /** Stop once this many steps are done although the schedule spans more (the checkpoint then written resumes the run). */
@@ -157,6 +157,8 @@ async function resumedImageOptions(source: string, options: Partial<TrainImageOp
     model: spec,
     maxSteps: plan.untilStep,
     seconds: given.seconds ?? 0,
+    // The run goes on writing the file it resumed unless told otherwise.
+    checkpointPath: given.checkpointPath ?? point.source,
   };
   if (recipe.batchSize === undefined) o.log(`${point.source} does not record its batch size or label dropout (written before resumes kept them): using batch ${o.batchSize}, dropout ${o.labelDropout}`);
   return { o, point, plan, meta };

@@ -59,7 +59,7 @@ export interface MeanFlowToy2dOptions {
    * that contradicts them is refused with a ResumeMismatchError); no flow matching model is trained — the one it was
    * warm-started from (meta.meanflow.init, else flow-matching.safetensors beside the checkpoint) is loaded for the
    * comparison. It trains on to the checkpoint's planned steps; `maxSteps` given is the total to reach instead (beyond
-   * the planned count the schedule is stretched to it); `seconds` bounds this run's time only.
+   * the planned count the schedule is stretched to it); `seconds` bounds this run's time only. Checkpoints go on to this file unless `checkpointPath` names another.
    */
   resumeFrom?: string;
   /** Stop once this many MeanFlow steps are done although the schedule spans more (the checkpoint then written resumes the run). */
@@ -214,6 +214,8 @@ async function resumeMeanFlowToy2d(source: string, options: Partial<MeanFlowToy2
     tangent: meanflow.tangent,
     maxSteps: plan.untilStep,
     seconds: given.seconds ?? 0,
+    // The run goes on writing the file it resumed unless told otherwise.
+    checkpointPath: given.checkpointPath ?? point.source,
   };
   if (r.batchSize === undefined) log(`${point.source} does not record its batch size (written before resumes kept it): using batch ${o.batchSize}`);
   // The flow matching model it was warm-started from, for the comparison.
