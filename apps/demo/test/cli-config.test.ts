@@ -79,9 +79,9 @@ describe('--config', () => {
 
   it('runs the values through the flag checks, and a range error names the flag and the file; the command line wins', async () => {
     const file = configFile('range.json', { batch: 0, 'no-progress': true });
-    await expect(runCommand(twoDCommand, ['--config', file], quiet)).rejects.toThrow(/^--batch must be an integer >= 1, got '0' \(--batch from .*range\.json\)$/);
+    await expect(runCommand(twoDCommand, ['--config', file], quiet)).rejects.toThrow(/^--batch must be an integer in \[1, 65536\], got '0' \(--batch from .*range\.json\)$/);
     // The same value typed on the command line is the command line's mistake, not the file's.
-    await expect(runCommand(twoDCommand, ['--config', configFile('fine.json', { batch: 8 }), '--batch', '0'], quiet)).rejects.toThrow(/^--batch must be an integer >= 1, got '0'$/);
+    await expect(runCommand(twoDCommand, ['--config', configFile('fine.json', { batch: 8 }), '--batch', '0'], quiet)).rejects.toThrow(/^--batch must be an integer in \[1, 65536\], got '0'$/);
     // A good command-line value overrides the file's bad one: the next check to fail is another flag.
     await expect(runCommand(twoDCommand, ['--config', file, '--batch', '8', '--dataset', 'spiral'], quiet)).rejects.toThrow(/^--dataset must be one of .*; got 'spiral'$/);
     const merged = mergeConfig(loadConfig(file, twoDCommand), { batch: '8' });

@@ -134,7 +134,7 @@ describe('flowmatch CLI', () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['2d', '--dataset', 'spiral'], 2, /--dataset must be one of moons, 8gaussians, checkerboard, circles, spirals; got 'spiral'/],
       [['2d', '--path', 'warp'], 2, /--path must be one of .*condot.*; got 'warp'/],
-      [['2d', '--batch', '0'], 2, /--batch must be an integer >= 1, got '0'/],
+      [['2d', '--batch', '0'], 2, /--batch must be an integer in \[1, 65536\], got '0'/],
       [['sample', '--checkpoint', join(dir, 'missing.safetensors')], 1, /missing\.safetensors: no such file/],
       [['sample', '--solver', 'rk9', '--checkpoint', 'x'], 2, /--solver must be one of euler, midpoint, heun, rk4, dopri5, meanflow; got 'rk9'/],
       [['fly'], 2, /unknown command 'fly'/],
