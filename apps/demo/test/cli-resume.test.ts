@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { tf, Rng, Trainer, createPath, flowMatchingObjective, trainToy2d, loadCheckpoint, disposeCheckpoint, readSafetensorsMetadata } from '@flowmatch/core';
 import { UNetVelocity, imageModelMeta } from '@flowmatch/image';
 import { trainMeanFlowToy2d } from '@flowmatch/meanflow';
@@ -166,6 +167,35 @@ describe('--resume refusals and the size bounds of training flags (in-process)',
       else expect(error!.message, args.join(' ')).toMatch(message);
       expect(error instanceof UsageError, `${args.join(' ')}: a usage error (exit 2)`).toBe(usage);
     }
+    expect(tf.memory().numTensors).toBe(start);
+  }, 60_000);
+});
+
+describe('flowmatch image --resume (in-process, a folder of 8×8 images)', () => {
+  it('a finished run trains on to a larger --max-steps in its own folder, the data, size and U-Net taken from the checkpoint', async () => {
+    const images = join(dir, 'images');
+    const rng = new Rng(3);
+    for (const label of ['a', 'b']) {
+      mkdirSync(join(images, label), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        const pixels = Buffer.from(Array.from({ length: 64 }, () => Math.floor(rng.next() * 256)));
+        await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(join(images, label, `${i}.png`));
+      }
+    }
+    const out = join(dir, 'image-run');
+    const evaluation = ['--nfe', '2', '--solver', 'euler', '--eval-per-class', '0', '--no-progress'];
+    const start = tf.memory().numTensors;
+    await runCommand(findCommand('image'), ['--data', images, '--size', '8', '--base', '8', '--max-steps', '3', '--seconds', '0', '--batch', '4', '--out', out, ...evaluation], () => {});
+    const lines: string[] = [];
+    const file = join(out, 'model.safetensors');
+    await expect(runCommand(findCommand('image'), ['--resume', file, ...evaluation], () => {})).rejects.toThrow(`${file}: is at step 3, the end of its planned 3 steps: nothing left to train`);
+    await runCommand(findCommand('image'), ['--resume', file, '--max-steps', '5', '--size', '8', ...evaluation], (l) => lines.push(l));
+    const text = lines.join('\n');
+    expect(text).toMatch(/resuming a U-Net \(\d+ parameters\) on .*images \(6 images 8×8×1, 2 classes\), batch 4 from step 3 of .*model\.safetensors: to step 5, the learning-rate schedule stretched from 3 to 5 steps/);
+    expect(text).toMatch(/^  training steps +5$/m);
+    expect(Number((await readSafetensorsMetadata(file)).step)).toBe(5);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).resumed).toEqual({ from: file, step: 3, plannedSteps: 5, untilStep: 5 });
+    expect(existsSync(join(out, 'samples-w1.png'))).toBe(true);
     expect(tf.memory().numTensors).toBe(start);
   }, 60_000);
 });
