@@ -9,6 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../src/command.js';
 import { runCommand } from '../src/commands/index.js';
 import { sampleCommand } from '../src/commands/sample.js';
+import { twoDCommand } from '../src/commands/two-d.js';
+import { imageCommand } from '../src/commands/image.js';
+import { audioCommand } from '../src/commands/audio.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const bin = join(repoRoot, 'apps/demo/bin/flowmatch.js');
@@ -70,6 +73,22 @@ describe('flowmatch sample sizes', () => {
     const folder = join(dir, 'a-folder');
     mkdirSync(folder);
     await expect(runCommand(sampleCommand, ['--checkpoint', folder], () => undefined)).rejects.toThrow(new RegExp(`^${folder}: is a directory, not a file$`));
+    expect(readdirSync(dir).filter((f) => f.startsWith('refused'))).toEqual([]);
+  });
+
+  it('training commands: a negative number after a flag is read as its value, sizes and --nfe are bounded, --base names the flag', async () => {
+    const cases: Array<[typeof twoDCommand, string[], string]> = [
+      [twoDCommand, ['--hidden', '-1'], "--hidden must be an integer in [1, 65536], got '-1'"],
+      [twoDCommand, ['--seconds', '-5'], "--seconds must be a number >= 0, got '-5'"],
+      [twoDCommand, ['--depth', '1e7'], "--depth must be an integer in [1, 1024], got '1e7'"],
+      [twoDCommand, ['--nfe', '1e9'], "--nfe must be an integer in [1, 10000], got '1e9'"],
+      [imageCommand, ['--nfe', '1e9'], "--nfe must be an integer in [1, 10000], got '1e9'"],
+      [imageCommand, ['--base', '9'], "--base must be a multiple of 8 (the U-Net's GroupNorm groups), got '9'"],
+      [audioCommand, ['--base', '12'], "--base must be a multiple of 8 (the U-Net's GroupNorm groups), got '12'"],
+    ];
+    for (const [command, args, message] of cases) {
+      await expect(runCommand(command, [...args, '--out', join(dir, 'refused-train')], () => undefined)).rejects.toThrow(new UsageError(message));
+    }
     expect(readdirSync(dir).filter((f) => f.startsWith('refused'))).toEqual([]);
   });
 

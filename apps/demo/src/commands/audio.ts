@@ -4,7 +4,7 @@ import { writeFileAtomic } from '@flowmatch/core';
 import { audioRecipeDefaults as da, audioEvaluationDefaults as dae, trainAudioModel, evaluateAudioModel, loadOrTrainTimbreClassifier } from '@flowmatch/audio/node';
 import { num, type CommandSpec } from '../command.js';
 import { Summary } from '../summary.js';
-import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, numberList, solverName, str } from './shared.js';
+import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, numberList, solverName, str, MAX_NFE, baseWidth } from './shared.js';
 import { resumeOptions, resumeUsage, checkpointEveryFlag, batchFlag, sizeFlag, unlessResumed, asFlagError } from './resume.js';
 
 /** Recipe options → the flags that set them (for a resumed run's refusals). */
@@ -57,7 +57,7 @@ ${COMMON_USAGE}
     const evaluation = {
       guidance: numberList('cfg-list', v('cfg-list'), dae.guidance),
       solver: solverName(v('solver'), dae.solver),
-      nfe: num('nfe', v('nfe'), dae.nfe, { integer: true, min: 1 }),
+      nfe: num('nfe', v('nfe'), dae.nfe, { integer: true, min: 1, max: MAX_NFE }),
       perLabel: num('eval-per-label', v('eval-per-label'), dae.perLabel, { integer: true, min: 1, max: 1000 }),
     };
     const run = await trainAudioModel({
@@ -69,7 +69,7 @@ ${COMMON_USAGE}
       batchSize: batchFlag(v('batch'), unlessResumed(resuming, da.batchSize)),
       lr: num('lr', v('lr'), unlessResumed(resuming, da.lr)),
       perLabel: num('per-label', v('per-label'), unlessResumed(resuming, da.perLabel), { integer: true, min: 1, max: 1000 }),
-      model: { baseChannels: sizeFlag('base', 'baseChannels', v('base'), unlessResumed(resuming, da.model.baseChannels!), 8) },
+      model: { baseChannels: baseWidth(sizeFlag('base', 'baseChannels', v('base'), unlessResumed(resuming, da.model.baseChannels!), 8)) },
       seed,
       checkpointPath: join(outDir, 'model.safetensors'),
       checkpointEvery: checkpointEveryFlag(v('checkpoint-every'), da.checkpointEvery),

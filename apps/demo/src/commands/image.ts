@@ -5,7 +5,7 @@ import { writeFileAtomic } from '@flowmatch/core';
 import { imageRecipeDefaults as di, imageEvaluationDefaults as de, imageEvaluationBudgetDefaults as eb, trainImageModel, evaluateImageModel, planImageEvaluation } from '@flowmatch/image/node';
 import { UsageError, num, type CommandSpec } from '../command.js';
 import { Summary, formatDuration } from '../summary.js';
-import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str } from './shared.js';
+import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str, MAX_NFE, baseWidth } from './shared.js';
 import { resumeOptions, resumeUsage, checkpointEveryFlag, batchFlag, sizeFlag, unlessResumed, asFlagError } from './resume.js';
 
 /** Recipe options → the flags that set them (for a resumed run's refusals). */
@@ -70,7 +70,7 @@ ${COMMON_USAGE}
     // A resumed run has no budget unless --seconds gives it one (the steps the checkpoint planned decide).
     const seconds = num('seconds', v('seconds'), resuming ? 0 : di.seconds);
     const solver = solverName(v('solver'), de.solver);
-    const nfe = num('nfe', v('nfe'), de.nfe, { integer: true, min: 1 });
+    const nfe = num('nfe', v('nfe'), de.nfe, { integer: true, min: 1, max: MAX_NFE });
     const fixedEval = v('eval-per-class') === undefined ? undefined : num('eval-per-class', v('eval-per-class'), de.evalPerClass, { integer: true, max: 10_000 });
     // With a budget and no fixed evaluation, training leaves the evaluation its share of the announced time.
     const budgeted = fixedEval === undefined && seconds > 0 && Number.isFinite(seconds);
@@ -87,7 +87,7 @@ ${COMMON_USAGE}
       batchSize: batchFlag(v('batch'), unlessResumed(resuming, di.batchSize)),
       lr: num('lr', v('lr'), unlessResumed(resuming, di.lr)),
       seed,
-      model: { baseChannels: sizeFlag('base', 'baseChannels', v('base'), unlessResumed(resuming, di.model.baseChannels!), 8) },
+      model: { baseChannels: baseWidth(sizeFlag('base', 'baseChannels', v('base'), unlessResumed(resuming, di.model.baseChannels!), 8)) },
       checkpointPath: join(outDir, 'model.safetensors'),
       checkpointEvery: checkpointEveryFlag(v('checkpoint-every'), di.checkpointEvery),
       progress,

@@ -65,11 +65,28 @@ export function findCommand(name: string): CommandSpec {
 
 export const asksHelp = (arg: string) => arg === '--help' || arg === '-h';
 
+/**
+ * `--cfg -1` as `--cfg=-1`: parseArgs takes a value that starts with '-' for a flag only in the joined form and
+ * otherwise stops with a three-line hint, so a negative number after a string flag is joined first; the range check
+ * then says whether the number is allowed.
+ */
+function joinNegativeValues(args: string[], options: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i].startsWith('--') && !args[i].includes('=') ? options[args[i].slice(2)] : undefined;
+    if (flag?.type === 'string' && i + 1 < args.length && /^-(\d|\.\d|inf)/i.test(args[i + 1])) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 /** Parses a command's flags, merges its --config file under them, and runs it. */
 export async function runCommand(spec: CommandSpec, args: string[], log: (line: string) => void): Promise<void> {
   // --config is every command's, whether or not its spec lists it.
   const options = { config: { type: 'string' as const }, ...spec.options, help: { type: 'boolean' as const, short: 'h' } };
-  const { values: commandLine } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  const { values: commandLine } = parseArgs({ args: joinNegativeValues(args, options), options, strict: true, allowPositionals: false });
   const configFile = commandLine.config as string | undefined;
   const config = configFile === undefined ? undefined : loadConfig(configFile, spec);
   const { values, fromConfig } = mergeConfig(config, commandLine as FlagValues);

@@ -13,10 +13,8 @@ import { checkSpecByTask } from '../checkpoint-spec.js';
 import { listPretrained, pretrainedPath, PRETRAINED_DIR } from '../models.js';
 import { UsageError, num, type CommandSpec } from '../command.js';
 import { Summary } from '../summary.js';
-import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str, refuseFlags, type Log } from './shared.js';
+import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str, refuseFlags, MAX_NFE, type Log } from './shared.js';
 
-/** Model evaluations one sample may take (a fixed-step solver's steps × its stages). */
-const MAX_NFE = 10_000;
 
 const SAMPLE_DEFAULTS = { '2d': toy2dSampleDefaults, image: imageSampleDefaults, audio: audioSampleDefaults, other: modelSampleDefaults } as const;
 

@@ -22,6 +22,15 @@ export const COMMON_USAGE = `  Every command:
     --no-progress     plain output without progress bars`;
 
 export type Log = (line: string) => void;
+
+/** The most model evaluations one sample may take (--nfe on every command): beyond it a run would only look hung. */
+export const MAX_NFE = 10_000;
+
+/** --base: a U-Net's base width, also a multiple of its 8 GroupNorm groups (checked here so the message names the flag). */
+export function baseWidth<T extends number | undefined>(value: T, flag = 'base'): T {
+  if (value !== undefined && value % 8 !== 0) throw new UsageError(`--${flag} must be a multiple of 8 (the U-Net's GroupNorm groups), got '${value}'`);
+  return value;
+}
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** A string flag's value (parseArgs and the config loader give strings for string flags). */

@@ -5,7 +5,7 @@ import { sample, isAdaptive } from '@flowmatch/solvers';
 import { plot2d } from '../two-d.js';
 import { UsageError, num, oneOf, type CommandSpec } from '../command.js';
 import { Summary } from '../summary.js';
-import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str } from './shared.js';
+import { COMMON_USAGE, commonOptions, outputOptions, loadPlugins, solverName, str, MAX_NFE } from './shared.js';
 import { resumeOptions, resumeUsage, checkpointEveryFlag, batchFlag, sizeFlag, unlessResumed, asFlagError } from './resume.js';
 
 /** Recipe options → the flags that set them (for a resumed run's refusals). */
@@ -62,7 +62,7 @@ ${COMMON_USAGE}
     const progress = !values['no-progress'];
     // Checked before training so a typo does not cost the run.
     const method = solverName(v('solver'), report.method);
-    const nfe = num('nfe', v('nfe'), report.nfe, { integer: true, min: 1 });
+    const nfe = num('nfe', v('nfe'), report.nfe, { integer: true, min: 1, max: MAX_NFE });
     const samples = num('samples', v('samples'), report.samples, { integer: true, min: 100, max: 1_000_000 });
     const options = {
       resumeFrom: resume,

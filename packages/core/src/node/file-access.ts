@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import type { FileAccess } from '../io/file-access.js';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -10,6 +10,7 @@ function readError(path: string, error: unknown): Error {
     EISDIR: 'is a directory, not a file',
     EACCES: 'permission denied',
     ERR_FS_FILE_TOO_LARGE: 'is larger than 2 GiB, more than a whole read can hold',
+    ENOTREG: 'is not a regular file (a device, pipe or socket)',
   };
   return code && detail[code] ? Object.assign(new Error(`${path}: ${detail[code]}`), { code }) : (error as Error);
 }
@@ -18,6 +19,10 @@ function readError(path: string, error: unknown): Error {
 export const nodeFileAccess: FileAccess = {
   async readFile(path) {
     try {
+      // A pipe would block for ever and /dev/zero never ends: only regular files are read.
+      const info = await stat(path);
+      if (info.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOTREG' });
       const bytes = await readFile(path);
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (error) {
@@ -27,9 +32,11 @@ export const nodeFileAccess: FileAccess = {
   async readRange(path, offset, length) {
     let handle;
     try {
+      // Checked before opening: opening a pipe for reading blocks until a writer comes.
+      const info = await stat(path);
+      if (info.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOTREG' });
       handle = await open(path, 'r');
-      // A directory opens fine on Linux and fails only at the read: say so up front.
-      if ((await handle.stat()).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
     } catch (error) {
       await handle?.close();
       throw readError(path, error);
