@@ -660,7 +660,7 @@ describe('WAV files', () => {
     expect(decodeWav(wav(), N, { sampleRate: 16000 }).channels[0]).toHaveLength(800);
   });
 
-  it('a float WAV holding NaN, Inf or values beyond ±1: refused by name, or decoded to samples in [-1, 1] as DecodedWav promises', () => {
+  it('a float WAV holding NaN, Inf or values beyond ±1: refused by name, or decoded to finite samples as DecodedWav promises (float headroom beyond ±1 is kept)', () => {
     for (const value of [NaN, Infinity, 5]) {
       let result: ReturnType<typeof decodeWav> | undefined;
       try {

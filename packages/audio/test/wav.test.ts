@@ -267,3 +267,89 @@ describe('loadWavFolder', () => {
     await expect(loadWavFolder(empty, { sampleRate: 8000, length: 0 })).rejects.toThrow(/length must be a positive integer, got 0/);
   });
 });
+
+describe('hostile files (#11)', () => {
+  /** A 32-bit float WAV holding exactly `values` (interleaved), bypassing encodeWav's clipping. */
+  function floatWav(values: number[], channels = 1, rate = 8000): Uint8Array {
+    const bytes = encodeWav(Array.from({ length: channels }, () => new Float32Array(values.length / channels)), rate, '32f');
+    let at = 12;
+    while (String.fromCharCode(...bytes.subarray(at, at + 4)) !== 'data') at += 8 + new DataView(bytes.buffer).getUint32(at + 4, true);
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    values.forEach((v, i) => view.setFloat32(at + 8 + 4 * i, v, true));
+    return bytes;
+  }
+  const hasMkfifo = !spawnSync('mkfifo', ['--version']).error;
+
+  it('a float WAV holding NaN or ±Inf is refused naming the file and the first bad sample', () => {
+    expect(() => decodeWav(floatWav([0.5, NaN, -0.5]), 'nan.wav')).toThrow(/^nan\.wav: sample 1 of channel 0 is NaN; a WAV must hold finite samples$/);
+    expect(() => decodeWav(floatWav([0, 0, 0, Infinity], 2), 'inf.wav')).toThrow(/^inf\.wav: sample 1 of channel 1 is Infinity; a WAV must hold finite samples$/);
+    expect(() => decodeWav(floatWav([-Infinity]), 'neg.wav', { sampleRate: 16000 })).toThrow(/^neg\.wav: sample 0 of channel 0 is -Infinity; a WAV must hold finite samples$/);
+  });
+
+  it('float samples beyond ±1 (headroom) are kept as they are', () => {
+    expect(Array.from(decodeWav(floatWav([2, -3, 0.5]), 'loud.wav').channels[0])).toEqual([2, -3, 0.5]);
+  });
+
+  it('implausible sample rates are refused by name, at once (a 1 Hz WAV asked for 16 kHz in well under 1 s)', () => {
+    const oneHz = encodeWav(new Float32Array(20000), 1, '16'); // 40 KB that would resample to 320M samples
+    const started = performance.now();
+    expect(() => decodeWav(oneHz, 'one.wav', { sampleRate: 16000 })).toThrow(/^one\.wav: sample rate 1 Hz is outside 1000\.\.768000 Hz$/);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(() => decodeWav(encodeWav(new Float32Array(10), 999), 'low.wav')).toThrow(/^low\.wav: sample rate 999 Hz is outside 1000\.\.768000 Hz$/);
+    expect(() => decodeWav(encodeWav(new Float32Array(10), 768001), 'high.wav')).toThrow(/^high\.wav: sample rate 768001 Hz is outside 1000\.\.768000 Hz$/);
+    expect(decodeWav(encodeWav(new Float32Array(10), 1000), 'ok.wav').sampleRate).toBe(1000);
+    expect(decodeWav(encodeWav(new Float32Array(10), 768000), 'ok.wav').sampleRate).toBe(768000);
+  });
+
+  it('a resampled length beyond the reader bound is refused before any work', () => {
+    const started = performance.now();
+    expect(() => decodeWav(encodeWav(new Float32Array(1000), 1000), 'up.wav', { sampleRate: 200_000_000 })).toThrow(
+      /^up\.wav: resampling 1000 frames from 1000 Hz to 200000000 Hz would make 200000000 samples per channel, more than the 134217728 samples this reader returns$/,
+    );
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  it('a WAV with no frames is refused', () => {
+    expect(() => decodeWav(encodeWav(new Float32Array(0), 8000), 'empty.wav')).toThrow(/^empty\.wav: holds no audio frames$/);
+  });
+
+  it('readWav refuses a directory, a missing file and a FIFO by name, at once', async () => {
+    await expect(readWav(dir)).rejects.toThrow(new Error(`${dir}: is a directory, not a file`));
+    const missing = join(dir, 'nowhere', 'missing.wav');
+    await expect(readWav(missing)).rejects.toThrow(new Error(`${missing}: no such file`));
+  });
+
+  it.skipIf(!hasMkfifo)('readWav refuses a FIFO named *.wav in well under 1 s instead of blocking', async () => {
+    const fifo = join(dir, 'pipe.wav');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const started = performance.now();
+    await expect(readWav(fifo)).rejects.toThrow(new Error(`${fifo}: not a regular file`));
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it.skipIf(!hasMkfifo)('loadWavFolder skips and reports a FIFO named *.wav instead of hanging', async () => {
+    const root = join(dir, 'fifo-set');
+    await mkdir(join(root, 'piano'), { recursive: true });
+    await writeWav(join(root, 'piano', 'a.wav'), tone(440, 16000, 1600), 16000);
+    const fifo = join(root, 'piano', 'b.wav');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const started = performance.now();
+    const { clips, skipped } = await loadWavFolder(root, { sampleRate: 16000, length: 1600 });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(clips.map((c) => c.file)).toEqual([join(root, 'piano', 'a.wav')]);
+    expect(skipped).toEqual([{ file: fifo, reason: `${fifo}: not a regular file` }]);
+  });
+
+  it('loadWavFolder resamples only the stretch a clip needs, with the samples of resampling the whole file', async () => {
+    const root = join(dir, 'long-set');
+    await mkdir(join(root, 'drone'), { recursive: true });
+    const long = new Float32Array(44100 * 8); // 8 s at 44.1 kHz: a second of silence, then a tone
+    long.set(tone(220, 44100, long.length - 44100), 44100);
+    await writeWav(join(root, 'drone', 'long.wav'), long, 44100, '32f');
+    const { clips } = await loadWavFolder(root, { sampleRate: 16000, length: 1600 });
+    const full = resample(long, 44100, 16000);
+    let start = 0;
+    while (Math.abs(full[start]) < 0.01) start++;
+    expect(maxAbsDiff(clips[0].audio, full.subarray(start, start + 1600))).toBeLessThan(1e-6);
+  });
+});

@@ -246,6 +246,7 @@ describe('loadImageFolder', () => {
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain(bad);
     expect((err as Error).message).toMatch(/unsupported image format|cannot read/i);
+    expect((err as Error).message.split(bad).length, 'the file is named once').toBe(2);
     const d = await loadImageFolder(dir, { size: 8, channels: 1, onError: 'skip' });
     expect(d.count).toBe(1);
     expect(d.classNames).toEqual(['digits']);

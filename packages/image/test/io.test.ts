@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -163,6 +164,40 @@ describe('saveImages and readImage', () => {
     await writeFileAtomic(file, Uint8Array.from([4]));
     expect(Array.from(await import('node:fs/promises').then((fs) => fs.readFile(file)))).toEqual([4]);
     expect(await readdir(join(dir, 'a', 'b'))).toEqual(['c.bin']);
+  });
+});
+
+describe('readImage on hostile files (#11)', () => {
+  const hasMkfifo = !spawnSync('mkfifo', ['--version']).error;
+  const options = { size: 8, channels: 1 } as const;
+
+  it('every decode error is one line that starts with the path', async () => {
+    const root = join(dir, 'hostile');
+    await mkdir(root, { recursive: true });
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toBuffer();
+    const files: Array<[string, Uint8Array | string]> = [['text.png', 'not an image'], ['empty.png', new Uint8Array()], ['cut.png', png.subarray(0, 60)]];
+    for (const [name, bytes] of files) await writeFile(join(root, name), bytes);
+    const message = async (name: string) => (await readImage(join(root, name), options).then(() => 'no error', (e: Error) => e.message));
+    expect(await message('text.png')).toBe(`${join(root, 'text.png')}: Input buffer contains unsupported image format`);
+    for (const [name] of files) {
+      const text = await message(name);
+      expect(text.startsWith(`${join(root, name)}: `), text).toBe(true);
+      expect(text).not.toContain('\n');
+    }
+  });
+
+  it('a directory and a missing file are refused by name', async () => {
+    await expect(readImage(dir, options)).rejects.toThrow(new Error(`${dir}: is a directory, not a file`));
+    const missing = join(dir, 'nowhere', 'missing.png');
+    await expect(readImage(missing, options)).rejects.toThrow(new Error(`${missing}: no such file`));
+  });
+
+  it.skipIf(!hasMkfifo)('a FIFO named *.png is refused in well under 1 s instead of blocking', async () => {
+    const fifo = join(dir, 'pipe.png');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const started = performance.now();
+    await expect(readImage(fifo, options)).rejects.toThrow(new Error(`${fifo}: not a regular file`));
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 });
 

@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { parseNoteName } from '../../dsp/notes.js';
-import { readWav } from '../io/wav.js';
+import { readWav, resample, resampleReach } from '../io/wav.js';
 
 export interface WavFolderOptions {
   /** Every clip is resampled to this rate. */
@@ -63,6 +63,31 @@ function fitClip(audio: Float32Array, length: number): Float32Array {
   return out;
 }
 
+/**
+ * Resample only the part of `audio` that fitClip can keep: from a little before its first non-silent sample to twice
+ * the source length of `length` output samples after it (plus the kernel's reach either side), so the work and the
+ * memory are bounded by `length`, not by the file. The crop starts on a multiple of the rate ratio's period, so away
+ * from its edges the samples it yields are those of resampling the whole file.
+ */
+function resampleForClip(audio: Float32Array, fromRate: number, toRate: number, length: number): Float32Array {
+  if (fromRate === toRate) return audio;
+  let start = 0;
+  while (start < audio.length && Math.abs(audio[start]) < SILENCE) start++;
+  if (start === audio.length) start = 0;
+  const reach = resampleReach(fromRate, toRate) + 2;
+  let gcd = fromRate;
+  for (let b = toRate; b !== 0; ) [gcd, b] = [b, gcd % b];
+  const period = fromRate / gcd;
+  const from = Math.floor(Math.max(0, start - 2 * reach) / period) * period;
+  const to = Math.min(audio.length, start + 2 * Math.ceil((length * fromRate) / toRate) + 2 * reach);
+  return resample(audio.subarray(from, to), fromRate, toRate);
+}
+
+/** A FIFO, socket or device: never opened (reading a FIFO blocks until someone writes to it). Links are followed by readWav. */
+function isSpecial(entry: import('node:fs').Dirent): boolean {
+  return !entry.isFile() && !entry.isSymbolicLink();
+}
+
 async function listDir(path: string): Promise<import('node:fs').Dirent[]> {
   const entries = await readdir(path, { withFileTypes: true });
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -89,8 +114,11 @@ export async function loadWavFolder(dir: string, options: WavFolderOptions): Pro
 
   const load = async (path: string, label: string, note: number | undefined): Promise<void> => {
     try {
-      const wav = await readWav(path, { sampleRate, mono: true });
-      const clip: WavFolderClip = { file: path, audio: fitClip(wav.channels[0], length), label };
+      // Read at the file's own rate (readWav refuses directories, FIFOs and devices by name, without blocking), then
+      // resample only the stretch the clip needs.
+      const wav = await readWav(path, { mono: true });
+      const audio = resampleForClip(wav.channels[0], wav.sampleRate, sampleRate, length);
+      const clip: WavFolderClip = { file: path, audio: fitClip(audio, length), label };
       if (note !== undefined) clip.note = note;
       clips.push(clip);
     } catch (e) {
@@ -117,11 +145,13 @@ export async function loadWavFolder(dir: string, options: WavFolderOptions): Pro
           if (leaf.isDirectory()) {
             skipped.push({ file: leafPath, reason: `folder nested deeper than ${LAYOUT}` });
           } else if (wanted(leaf.name)) {
-            await load(leafPath, label, folderNote ?? noteFromFileName(leaf.name));
+            if (isSpecial(leaf)) skipped.push({ file: leafPath, reason: `${leafPath}: not a regular file` });
+            else await load(leafPath, label, folderNote ?? noteFromFileName(leaf.name));
           }
         }
       } else if (wanted(inner.name)) {
-        await load(innerPath, label, noteFromFileName(inner.name));
+        if (isSpecial(inner)) skipped.push({ file: innerPath, reason: `${innerPath}: not a regular file` });
+        else await load(innerPath, label, noteFromFileName(inner.name));
       }
     }
   }

@@ -1,7 +1,8 @@
 // WAV reading and writing (PCM 8/16/24/32-bit and 32-bit float). Decoding walks the RIFF chunks itself so that a
 // truncated or foreign file gets a clear message naming it (wavefile's parser throws opaque errors on such input);
 // encoding uses wavefile.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '@flowmatch/core';
 import wavefile from 'wavefile';
 
@@ -16,7 +17,10 @@ export interface DecodeWavOptions {
 
 export interface DecodedWav {
   sampleRate: number;
-  /** One array per channel, samples in [-1, 1]. */
+  /**
+   * One array per channel, always finite. Integer PCM decodes to [-1, 1); float WAVs keep their values as stored,
+   * which may lie beyond ±1 (headroom), and resampling may overshoot ±1 slightly near full-scale transients.
+   */
   channels: Float32Array[];
   sourceSampleRate: number;
   /** e.g. 'pcm16', 'pcm24', 'float32'. */
@@ -26,6 +30,14 @@ export interface DecodedWav {
 const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
+/** Sample rates outside this range are refused as implausible (and a 1 Hz file would resample to absurd lengths). */
+export const MIN_WAV_SAMPLE_RATE = 1000;
+export const MAX_WAV_SAMPLE_RATE = 768000;
+/**
+ * At most this many samples (frames × channels) are decoded, and at most this many come out of resampling: 2^27
+ * floats (512 MiB), e.g. 46 minutes of mono at 48 kHz. Keeps every read within a few GB and well under a minute.
+ */
+export const MAX_WAV_SAMPLES = 2 ** 27;
 const FORMAT_NAMES: Record<number, string> = { 2: 'MS ADPCM', 6: 'A-law', 7: 'mu-law', 0x11: 'IMA ADPCM', 0x55: 'MP3' };
 
 function fourCC(bytes: Uint8Array, at: number): string {
@@ -87,9 +99,17 @@ export function decodeWav(bytes: Uint8Array, name: string, options: DecodeWavOpt
   }
   if (channelCount < 1) fail(`the 'fmt ' chunk declares ${channelCount} channels`);
   if (sampleRate < 1) fail(`the 'fmt ' chunk declares a sample rate of ${sampleRate}`);
+  if (sampleRate < MIN_WAV_SAMPLE_RATE || sampleRate > MAX_WAV_SAMPLE_RATE) {
+    fail(`sample rate ${sampleRate} Hz is outside ${MIN_WAV_SAMPLE_RATE}..${MAX_WAV_SAMPLE_RATE} Hz`);
+  }
   const bytesPerSample = bits / 8;
   const frameBytes = bytesPerSample * channelCount;
   const frames = Math.floor(data!.size / frameBytes);
+  if (frames === 0) fail('holds no audio frames');
+  if (frames * channelCount > MAX_WAV_SAMPLES) {
+    fail(`${frames} frames × ${channelCount} channels is more than the ${MAX_WAV_SAMPLES} samples this reader decodes`);
+  }
+  const isFloat = sourceFormat === 'float32';
   const channels = Array.from({ length: channelCount }, () => new Float32Array(frames));
   let p = data!.offset;
   for (let i = 0; i < frames; i++) {
@@ -102,6 +122,7 @@ export function decodeWav(bytes: Uint8Array, name: string, options: DecodeWavOpt
         case 'pcm32': v = view.getInt32(p, true) / 2147483648; break;
         default: v = view.getFloat32(p, true);
       }
+      if (isFloat && !Number.isFinite(v)) fail(`sample ${i} of channel ${c} is ${v}; a WAV must hold finite samples`);
       channels[c][i] = v;
     }
   }
@@ -115,15 +136,65 @@ export function decodeWav(bytes: Uint8Array, name: string, options: DecodeWavOpt
   let rate = sampleRate;
   if (options.sampleRate !== undefined && options.sampleRate !== sampleRate) {
     if (!Number.isInteger(options.sampleRate) || options.sampleRate < 1) fail(`requested sampleRate must be a positive integer, got ${options.sampleRate}`);
+    const outLength = resampledLength(frames, sampleRate, options.sampleRate!);
+    if (outLength * out.length > MAX_WAV_SAMPLES) {
+      fail(`resampling ${frames} frames from ${sampleRate} Hz to ${options.sampleRate} Hz would make ${outLength} samples per channel, more than the ${MAX_WAV_SAMPLES} samples this reader returns`);
+    }
     out = out.map((ch) => resample(ch, sampleRate, options.sampleRate!));
     rate = options.sampleRate;
   }
   return { sampleRate: rate, channels: out, sourceSampleRate: sampleRate, sourceFormat };
 }
 
+/** The largest file readWav reads: MAX_WAV_SAMPLES samples of 4 bytes, plus 16 MiB for headers and other chunks. */
+const MAX_WAV_FILE_BYTES = MAX_WAV_SAMPLES * 4 + 16 * 2 ** 20;
+
+function fsReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'ENOTDIR') return 'no such file (a part of the path is not a folder)';
+  if (code === 'EISDIR') return 'is a directory, not a file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return `cannot read it: ${String((error as Error).message ?? error).split('\n')[0]}`;
+}
+
+/**
+ * The bytes of a regular file; every error names it. The path is stat'ed first and opened non-blocking, so a
+ * directory, a FIFO or a device is refused at once instead of failing opaquely or blocking forever.
+ */
+async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
+  const refuse = (why: string) => new Error(`${path}: ${why}`);
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw refuse(fsReason(error));
+  }
+  if (info.isDirectory()) throw refuse('is a directory, not a file');
+  if (!info.isFile()) throw refuse('not a regular file');
+  if (info.size > maxBytes) throw refuse(`${info.size} bytes is larger than the ${maxBytes} bytes this reader reads`);
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    throw refuse(fsReason(error));
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw refuse('not a regular file'); // replaced since the stat above
+    const bytes = await handle.readFile();
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (error) {
+    if ((error as Error).message?.startsWith(`${path}: `)) throw error;
+    throw refuse(fsReason(error));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Read and decode a WAV file. Every error names the file: a missing one, a directory, a FIFO or a bad WAV. */
 export async function readWav(path: string, options?: DecodeWavOptions): Promise<DecodedWav> {
-  const bytes = await readFile(path);
-  return decodeWav(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, options);
+  return decodeWav(await readRegularFile(path, MAX_WAV_FILE_BYTES), path, options);
 }
 
 const FULL_SCALE: Record<Exclude<WavSampleFormat, '32f'>, number> = { '8': 128, '16': 32768, '24': 8388608, '32': 2147483648 };
@@ -165,6 +236,23 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/** The length resample() returns for `n` samples: ceil(n * toRate / fromRate). */
+export function resampledLength(n: number, fromRate: number, toRate: number): number {
+  if (fromRate === toRate) return n;
+  const g = gcd(fromRate, toRate);
+  return Math.ceil(((toRate / g) * n) / (fromRate / g));
+}
+
+/** How many input samples either side of an output position the resampling kernel reaches. */
+export function resampleReach(fromRate: number, toRate: number): number {
+  const g = gcd(fromRate, toRate);
+  const orig = fromRate / g;
+  return Math.ceil((6 * orig) / (Math.min(orig, toRate / g) * 0.99));
+}
+
+/** Largest precomputed kernel table (phases × taps) resample() keeps; beyond it weights are computed per sample. */
+const MAX_KERNEL_TABLE = 2 ** 22;
+
 /**
  * Band-limited resampling by windowed-sinc interpolation, the same kernel as torchaudio.functional.resample's default
  * (sinc_interp_hann, lowpass_filter_width 6, rolloff 0.99) and the same output length ceil(n * toRate / fromRate).
@@ -184,6 +272,25 @@ export function resample(signal: Float32Array, fromRate: number, toRate: number)
   const outLength = Math.ceil((next * n) / orig);
   const out = new Float32Array(outLength);
   const scale = base / orig;
+  // The weights depend only on the phase (k mod next) and the tap offset: precompute them per phase when that table
+  // is small (it is for every common pair of rates), which makes resampling several times faster.
+  const taps = 2 * width + 2;
+  const weight = (d: number, phase: number): number => {
+    let t = (d / orig - phase / next) * base;
+    if (t <= -lowpassWidth || t >= lowpassWidth) return 0; // the Hann window is zero there
+    const w = Math.cos((t * Math.PI) / lowpassWidth / 2) ** 2;
+    t *= Math.PI;
+    return (t === 0 ? 1 : Math.sin(t) / t) * w;
+  };
+  const firstTap = (phase: number) => Math.ceil((phase * orig) / next - width);
+  let table: Float64Array | undefined;
+  if (next * taps <= MAX_KERNEL_TABLE) {
+    table = new Float64Array(next * taps);
+    for (let phase = 0; phase < next; phase++) {
+      const d0 = firstTap(phase);
+      for (let j = 0; j < taps; j++) table[phase * taps + j] = weight(d0 + j, phase);
+    }
+  }
   for (let k = 0; k < outLength; k++) {
     const block = Math.floor(k / next);
     const phase = k - block * next;
@@ -192,12 +299,11 @@ export function resample(signal: Float32Array, fromRate: number, toRate: number)
     const lo = Math.max(-origin, Math.ceil(centre - width));
     const hi = Math.min(n - 1 - origin, Math.floor(centre + width));
     let acc = 0;
-    for (let d = lo; d <= hi; d++) {
-      let t = (d / orig - phase / next) * base;
-      if (t <= -lowpassWidth || t >= lowpassWidth) continue; // the Hann window is zero there
-      const w = Math.cos((t * Math.PI) / lowpassWidth / 2) ** 2;
-      t *= Math.PI;
-      acc += signal[origin + d] * (t === 0 ? 1 : Math.sin(t) / t) * w;
+    if (table !== undefined) {
+      const row = phase * taps - firstTap(phase);
+      for (let d = lo; d <= hi; d++) acc += signal[origin + d] * table[row + d];
+    } else {
+      for (let d = lo; d <= hi; d++) acc += signal[origin + d] * weight(d, phase);
     }
     out[k] = acc * scale;
   }

@@ -160,7 +160,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     try {
       return await readImage(file, { size: [h, w], channels, fit: options.fit, background: options.background });
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      // readImage's message starts with the path; the file is named once here already.
+      let reason = err instanceof Error ? err.message : String(err);
+      if (reason.startsWith(`${file}: `)) reason = reason.slice(file.length + 2);
       if (onError === 'skip') {
         skipped.push({ file, reason });
         return undefined;

@@ -2,6 +2,8 @@
  * Decoding one image file (PNG, JPEG, WebP, anything libvips reads) with sharp into model-ready float pixels:
  * resized to a fixed size, converted to 1 or 3 channels, values in [-1, 1].
  */
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
 export type ResizeFit = 'cover' | 'contain' | 'fill';
@@ -34,10 +36,62 @@ export function resolveImageSize(size: number | [number, number], who: string): 
   return [h, w];
 }
 
+/** The largest image file readImage reads (libvips' default pixel limit refuses larger images anyway). */
+const MAX_IMAGE_FILE_BYTES = 2 ** 30;
+
+function fsReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'ENOTDIR') return 'no such file (a part of the path is not a folder)';
+  if (code === 'EISDIR') return 'is a directory, not a file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return `cannot read it: ${oneLine(error)}`;
+}
+
+/** An error's message on one line (libvips often appends a second line of detail). */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ') || 'unknown error';
+}
+
+/**
+ * The bytes of a regular file; every error names it. The path is stat'ed first and opened non-blocking, so a
+ * directory, a FIFO or a device is refused at once instead of failing opaquely or blocking forever.
+ */
+async function readRegularFile(path: string): Promise<Buffer> {
+  const refuse = (why: string) => new Error(`${path}: ${why}`);
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw refuse(fsReason(error));
+  }
+  if (info.isDirectory()) throw refuse('is a directory, not a file');
+  if (!info.isFile()) throw refuse('not a regular file');
+  if (info.size > MAX_IMAGE_FILE_BYTES) throw refuse(`${info.size} bytes is larger than the ${MAX_IMAGE_FILE_BYTES} bytes this reader reads`);
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    throw refuse(fsReason(error));
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw refuse('not a regular file'); // replaced since the stat above
+    return await handle.readFile();
+  } catch (error) {
+    if ((error as Error).message?.startsWith(`${path}: `)) throw error;
+    throw refuse(fsReason(error));
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Decodes an image file or buffer, honours EXIF orientation, flattens transparency onto `background`, resizes to
- * `size` with `fit` and converts to `channels`; returns floats p / 127.5 − 1 in [-1, 1]. Rejects with sharp's
- * error when the input cannot be decoded.
+ * `size` with `fit` and converts to `channels`; returns floats p / 127.5 − 1 in [-1, 1]. Rejects with one line that
+ * starts with the file's path (`readImage: ` for a buffer): a missing file, a directory, a FIFO or device (refused
+ * without opening it for a blocking read), or sharp's reason the bytes cannot be decoded.
  */
 export async function readImage(input: string | Buffer, options: ReadImageOptions): Promise<DecodedImage> {
   const [h, w] = resolveImageSize(options.size, 'readImage');
@@ -46,13 +100,16 @@ export async function readImage(input: string | Buffer, options: ReadImageOption
   const fit = options.fit ?? 'cover';
   if (fit !== 'cover' && fit !== 'contain' && fit !== 'fill') throw new Error(`readImage: fit must be 'cover', 'contain' or 'fill', got ${JSON.stringify(fit)}`);
   const background = { ...(options.background ?? { r: 0, g: 0, b: 0 }), alpha: 1 };
-  let pipeline = sharp(input)
-    .rotate()
-    .flatten({ background })
-    .resize(w, h, { fit, background, position: 'centre' });
-  pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
-  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.width !== w || info.height !== h) throw new Error(`readImage: decoded ${info.width}×${info.height}, expected ${w}×${h}`);
+  const name = typeof input === 'string' ? input : 'readImage';
+  const bytes = typeof input === 'string' ? await readRegularFile(input) : input;
+  let decoded;
+  try {
+    decoded = await decode(bytes, h, w, channels, fit, background);
+  } catch (error) {
+    throw new Error(`${name}: ${oneLine(error)}`, { cause: error });
+  }
+  const { data, info } = decoded;
+  if (info.width !== w || info.height !== h) throw new Error(`${name}: decoded ${info.width}×${info.height}, expected ${w}×${h}`);
   const got = info.channels;
   const out = new Float32Array(h * w * channels);
   const n = h * w;
@@ -67,4 +124,13 @@ export async function readImage(input: string | Buffer, options: ReadImageOption
     for (let i = 0; i < n; i++) out[i] = data[got * i] / 127.5 - 1;
   }
   return { data: out, shape: [h, w, channels] };
+}
+
+async function decode(bytes: Buffer, h: number, w: number, channels: 1 | 3, fit: ResizeFit, background: { r: number; g: number; b: number; alpha: number }) {
+  let pipeline = sharp(bytes)
+    .rotate()
+    .flatten({ background })
+    .resize(w, h, { fit, background, position: 'centre' });
+  pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
+  return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 }
