@@ -10,3 +10,4 @@ registerFileAccess(nodeFileAccess);
 
 export { nodeFileAccess } from './file-access.js';
 export { writeFileAtomic, openAtomicFile, removeStaleTemporaries, type AtomicFile } from './atomic-file.js';
+export { readRegularFile, regularFileSize, fileErrorReason } from './read-file.js';

@@ -145,12 +145,12 @@ export async function loadWavFolder(dir: string, options: WavFolderOptions): Pro
           if (leaf.isDirectory()) {
             skipped.push({ file: leafPath, reason: `folder nested deeper than ${LAYOUT}` });
           } else if (wanted(leaf.name)) {
-            if (isSpecial(leaf)) skipped.push({ file: leafPath, reason: `${leafPath}: not a regular file` });
+            if (isSpecial(leaf)) skipped.push({ file: leafPath, reason: `${leafPath}: not a regular file (a device, pipe or socket)` });
             else await load(leafPath, label, folderNote ?? noteFromFileName(leaf.name));
           }
         }
       } else if (wanted(inner.name)) {
-        if (isSpecial(inner)) skipped.push({ file: innerPath, reason: `${innerPath}: not a regular file` });
+        if (isSpecial(inner)) skipped.push({ file: innerPath, reason: `${innerPath}: not a regular file (a device, pipe or socket)` });
         else await load(innerPath, label, noteFromFileName(inner.name));
       }
     }

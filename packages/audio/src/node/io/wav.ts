@@ -1,9 +1,8 @@
 // WAV reading and writing (PCM 8/16/24/32-bit and 32-bit float). Decoding walks the RIFF chunks itself so that a
 // truncated or foreign file gets a clear message naming it (wavefile's parser throws opaque errors on such input);
 // encoding uses wavefile.
-import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '@flowmatch/core';
+import { readRegularFile } from '@flowmatch/core/node';
 import wavefile from 'wavefile';
 
 export type WavSampleFormat = '8' | '16' | '24' | '32' | '32f';
@@ -148,49 +147,6 @@ export function decodeWav(bytes: Uint8Array, name: string, options: DecodeWavOpt
 
 /** The largest file readWav reads: MAX_WAV_SAMPLES samples of 4 bytes, plus 16 MiB for headers and other chunks. */
 const MAX_WAV_FILE_BYTES = MAX_WAV_SAMPLES * 4 + 16 * 2 ** 20;
-
-function fsReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'ENOTDIR') return 'no such file (a part of the path is not a folder)';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
-  return `cannot read it: ${String((error as Error).message ?? error).split('\n')[0]}`;
-}
-
-/**
- * The bytes of a regular file; every error names it. The path is stat'ed first and opened non-blocking, so a
- * directory, a FIFO or a device is refused at once instead of failing opaquely or blocking forever.
- */
-async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
-  const refuse = (why: string) => new Error(`${path}: ${why}`);
-  let info;
-  try {
-    info = await stat(path);
-  } catch (error) {
-    throw refuse(fsReason(error));
-  }
-  if (info.isDirectory()) throw refuse('is a directory, not a file');
-  if (!info.isFile()) throw refuse('not a regular file');
-  if (info.size > maxBytes) throw refuse(`${info.size} bytes is larger than the ${maxBytes} bytes this reader reads`);
-  let handle;
-  try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  } catch (error) {
-    throw refuse(fsReason(error));
-  }
-  try {
-    if (!(await handle.stat()).isFile()) throw refuse('not a regular file'); // replaced since the stat above
-    const bytes = await handle.readFile();
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  } catch (error) {
-    if ((error as Error).message?.startsWith(`${path}: `)) throw error;
-    throw refuse(fsReason(error));
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Read and decode a WAV file. Every error names the file: a missing one, a directory, a FIFO or a bad WAV. */
 export async function readWav(path: string, options?: DecodeWavOptions): Promise<DecodedWav> {

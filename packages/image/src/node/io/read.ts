@@ -2,8 +2,7 @@
  * Decoding one image file (PNG, JPEG, WebP, anything libvips reads) with sharp into model-ready float pixels:
  * resized to a fixed size, converted to 1 or 3 channels, values in [-1, 1].
  */
-import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { readRegularFile } from '@flowmatch/core/node';
 import sharp from 'sharp';
 
 export type ResizeFit = 'cover' | 'contain' | 'fill';
@@ -36,56 +35,17 @@ export function resolveImageSize(size: number | [number, number], who: string): 
   return [h, w];
 }
 
-/** The largest image file readImage reads (libvips' default pixel limit refuses larger images anyway). */
-const MAX_IMAGE_FILE_BYTES = 2 ** 30;
-
-function fsReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'ENOTDIR') return 'no such file (a part of the path is not a folder)';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
-  return `cannot read it: ${oneLine(error)}`;
-}
-
 /** An error's message on one line (libvips often appends a second line of detail). */
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ') || 'unknown error';
 }
 
-/**
- * The bytes of a regular file; every error names it. The path is stat'ed first and opened non-blocking, so a
- * directory, a FIFO or a device is refused at once instead of failing opaquely or blocking forever.
- */
-async function readRegularFile(path: string): Promise<Buffer> {
-  const refuse = (why: string) => new Error(`${path}: ${why}`);
-  let info;
-  try {
-    info = await stat(path);
-  } catch (error) {
-    throw refuse(fsReason(error));
-  }
-  if (info.isDirectory()) throw refuse('is a directory, not a file');
-  if (!info.isFile()) throw refuse('not a regular file');
-  if (info.size > MAX_IMAGE_FILE_BYTES) throw refuse(`${info.size} bytes is larger than the ${MAX_IMAGE_FILE_BYTES} bytes this reader reads`);
-  let handle;
-  try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  } catch (error) {
-    throw refuse(fsReason(error));
-  }
-  try {
-    if (!(await handle.stat()).isFile()) throw refuse('not a regular file'); // replaced since the stat above
-    return await handle.readFile();
-  } catch (error) {
-    if ((error as Error).message?.startsWith(`${path}: `)) throw error;
-    throw refuse(fsReason(error));
-  } finally {
-    await handle.close();
-  }
-}
+/** A Buffer view of the same bytes (no copy): sharp takes Buffers. */
+const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** The largest image file readImage reads (libvips' default pixel limit refuses larger images anyway). */
+const MAX_IMAGE_FILE_BYTES = 2 ** 30;
 
 /**
  * Decodes an image file or buffer, honours EXIF orientation, flattens transparency onto `background`, resizes to
@@ -101,7 +61,7 @@ export async function readImage(input: string | Buffer, options: ReadImageOption
   if (fit !== 'cover' && fit !== 'contain' && fit !== 'fill') throw new Error(`readImage: fit must be 'cover', 'contain' or 'fill', got ${JSON.stringify(fit)}`);
   const background = { ...(options.background ?? { r: 0, g: 0, b: 0 }), alpha: 1 };
   const name = typeof input === 'string' ? input : 'readImage';
-  const bytes = typeof input === 'string' ? await readRegularFile(input) : input;
+  const bytes = typeof input === 'string' ? toBuffer(await readRegularFile(input, MAX_IMAGE_FILE_BYTES)) : input;
   let decoded;
   try {
     decoded = await decode(bytes, h, w, channels, fit, background);
