@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import {
   tf,
   Trainer,
-  trainToCompletion,
+  trainOrResume,
   createPath,
   createModel,
   flowMatchingObjective,
@@ -16,7 +16,6 @@ import {
   planResume,
   checkResumeOptions,
   givenOptions,
-  describeResumeBudget,
   type TrainSummary,
   type ResumePoint,
   type ResumePlan,
@@ -281,22 +280,7 @@ export async function trainAudioModel(options: Partial<TrainAudioOptions> = {}):
     meta: { ...meta, recipe: { ...recipe } },
   });
   const what = `a spectrogram U-Net (${model.parameterCount()} parameters), batch ${o.batchSize}`;
-  if (resume) {
-    try {
-      await trainer.resume(resume.point.source);
-    } catch (error) {
-      trainer.dispose();
-      model.dispose();
-      throw error;
-    }
-    trainer.plannedSteps = resume.plan.plannedSteps;
-    o.log(`resuming ${what} from step ${resume.point.step} of ${resume.point.source}: ${describeResumeBudget(resume.point, resume.plan, timed ? o.seconds : undefined)}`);
-  } else {
-    o.log(`training ${what}, ${timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`}`);
-  }
-  const untilStep = Math.min(resume?.plan.untilStep ?? Infinity, o.untilStep ?? Infinity);
-  const summary = await trainToCompletion(trainer, Number.isFinite(untilStep) ? { untilStep } : {});
-  const resumed = resume && { from: resume.point.source, step: resume.point.step, plannedSteps: resume.plan.plannedSteps, untilStep };
+  const { summary, resumed } = await trainOrResume(trainer, { what, budget: timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`, resume, seconds: timed ? o.seconds : undefined, untilStep: o.untilStep, log: o.log });
   return { model, meta, summary, train, heldOut, checkpointPath: o.checkpointPath, seed: o.seed, ...(resumed ? { resumed } : {}) };
 }
 

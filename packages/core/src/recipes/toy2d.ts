@@ -5,7 +5,7 @@ import { MLPVelocity, type MLPVelocityConfig } from '../nn/mlp.js';
 import { createPath } from '../paths/registry.js';
 import { MinibatchOTCoupling } from '../couplings/couplings.js';
 import { flowMatchingObjective } from '../losses/cfm-loss.js';
-import { Trainer, trainToCompletion, readResumePoint, planResume, checkResumeOptions, givenOptions, describeResumeBudget, type TrainSummary, type ResumePoint, type ResumePlan, type ResumedRun } from '../train/trainer.js';
+import { Trainer, trainOrResume, readResumePoint, planResume, checkResumeOptions, givenOptions, type TrainSummary, type ResumePoint, type ResumePlan, type ResumedRun } from '../train/trainer.js';
 import { createModel } from '../nn/model-registry.js';
 import { sampleToy2d, TOY2D_DATASETS, type Toy2dDataset } from '../data/toy2d.js';
 import { slicedWasserstein, rbfMMD, energyDistance } from '../metrics/distances.js';
@@ -221,22 +221,7 @@ export async function trainToy2d(options: Partial<TrainToy2dOptions> = {}): Prom
   );
   const budget = timed ? `up to ${o.maxSteps} steps or ${o.seconds}s` : `${o.maxSteps} steps`;
   const what = `a ${o.depth}x${o.hidden} ${o.activation} MLP (${model.parameterCount()} parameters) on ${o.dataset} (${o.path} path, ${o.coupling} coupling), batch ${o.batchSize}`;
-  if (resume) {
-    try {
-      await trainer.resume(resume.point.source);
-    } catch (error) {
-      trainer.dispose();
-      model.dispose();
-      throw error;
-    }
-    trainer.plannedSteps = resume.plan.plannedSteps;
-    o.log(`resuming ${what} from step ${resume.point.step} of ${resume.point.source}: ${describeResumeBudget(resume.point, resume.plan, timed ? o.seconds : undefined)}`);
-  } else {
-    o.log(`training ${what}, ${budget}`);
-  }
-  const untilStep = Math.min(resume?.plan.untilStep ?? Infinity, o.untilStep ?? Infinity);
-  const summary = await trainToCompletion(trainer, Number.isFinite(untilStep) ? { untilStep } : {});
-  const resumed = resume && { from: resume.point.source, step: resume.point.step, plannedSteps: resume.plan.plannedSteps, untilStep };
+  const { summary, resumed } = await trainOrResume(trainer, { what, budget, resume, seconds: timed ? o.seconds : undefined, untilStep: o.untilStep, log: o.log });
   return { model, summary, meta, checkpointPath: o.checkpointPath, seed: o.seed, ...(resumed ? { resumed } : {}) };
 }
 

@@ -442,6 +442,35 @@ export interface ResumedRun {
   untilStep: number;
 }
 
+/**
+ * A recipe's training run, new or resumed: resumes `trainer` from `resume` when given (disposing trainer and model if
+ * that fails), logs what starts (`training <what>, <budget>` or `resuming <what> from step K of FILE: <budget>`),
+ * then trains to completion (trainToCompletion) and says where a resumed run came from.
+ */
+export async function trainOrResume(
+  trainer: Trainer,
+  o: { what: string; budget: string; resume?: { point: ResumePoint; plan: ResumePlan }; seconds?: number; untilStep?: number; log: (line: string) => void },
+): Promise<{ summary: TrainSummary; resumed?: ResumedRun }> {
+  const { resume } = o;
+  if (resume) {
+    try {
+      await trainer.resume(resume.point.source);
+    } catch (error) {
+      trainer.dispose();
+      trainer.model.dispose();
+      throw error;
+    }
+    trainer.plannedSteps = resume.plan.plannedSteps;
+    o.log(`resuming ${o.what} from step ${resume.point.step} of ${resume.point.source}: ${describeResumeBudget(resume.point, resume.plan, o.seconds)}`);
+  } else {
+    o.log(`training ${o.what}, ${o.budget}`);
+  }
+  const untilStep = Math.min(resume?.plan.untilStep ?? Infinity, o.untilStep ?? Infinity);
+  const summary = await trainToCompletion(trainer, Number.isFinite(untilStep) ? { untilStep } : {});
+  const resumed = resume && { from: resume.point.source, step: resume.point.step, plannedSteps: resume.plan.plannedSteps, untilStep };
+  return { summary, ...(resumed ? { resumed } : {}) };
+}
+
 /** What the checkpoint fixes about a resumed run, by kind (the error says which a conflicting option would change). */
 export type ResumeKeeps = 'model' | 'data' | 'training settings';
 
