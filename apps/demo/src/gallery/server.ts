@@ -2,6 +2,8 @@
 // for in-browser sampling, and the page's static files. Loopback by default: it is a local tool, not a public service.
 import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { SamplingPool, type PoolStats, type WorkerMemory } from './pool.js';
 import { scanCatalog, defaultCheckpointDirs, type Catalog } from './catalog.js';
@@ -50,11 +52,6 @@ export interface GalleryServer {
 export const MAX_BODY_BYTES = 16 * 1024;
 /** A catalog older than this is rescanned when listed or when a request names a model it lacks (new checkpoints). */
 const CATALOG_TTL_MS = 5000;
-/**
- * A request naming a model the catalog lacks rescans it at most this often: otherwise every such request (a typo, a
- * scripted client, a fuzzer) would read every checkpoint header under the folders again.
- */
-const CATALOG_FORCED_RESCAN_MS = 1000;
 /** Defaults of the limits on connections (see GalleryServerOptions). */
 const REQUEST_TIMEOUT_SECONDS = 30;
 const MAX_CONNECTIONS = 256;
@@ -107,6 +104,28 @@ function allow(req: IncomingMessage, methods: string[]): void {
   if (!methods.includes(req.method ?? '')) throw new HttpError(405, `${req.method} is not allowed on ${(req.url ?? '').split('?')[0]} (allowed: ${methods.join(', ')})`, { allow: methods.join(', ') });
 }
 
+/**
+ * Whether a `ckpt:` id names an existing .safetensors file inside one of the checkpoint folders (ids are paths relative
+ * to a folder, or to its parent when two folders hold the same name, with '#k' for further clashes); never outside them.
+ */
+async function namesCheckpointFile(id: string, dirs: readonly string[]): Promise<boolean> {
+  if (!id.startsWith('ckpt:')) return false;
+  const relative = id.slice('ckpt:'.length).replace(/#\d+$/, '');
+  if (!relative.endsWith('.safetensors')) return false;
+  for (const dir of dirs) {
+    const root = resolve(dir);
+    for (const candidate of [resolve(root, relative), resolve(dirname(root), relative)]) {
+      if (!candidate.startsWith(root + sep)) continue;
+      try {
+        if ((await stat(candidate)).isFile()) return true;
+      } catch {
+        // not there
+      }
+    }
+  }
+  return false;
+}
+
 /** Starts the gallery: scans the models, starts the sampling workers (waits for one to be ready), listens. */
 export async function startGalleryServer(o: GalleryServerOptions = {}): Promise<GalleryServer> {
   const host = o.host ?? '127.0.0.1';
@@ -121,9 +140,9 @@ export async function startGalleryServer(o: GalleryServerOptions = {}): Promise<
   let catalog: Catalog;
   let scannedAt = -Infinity;
   let rescanning: Promise<Catalog> | undefined;
-  /** The catalog, rescanned when older than the TTL (or, when forced, than CATALOG_FORCED_RESCAN_MS); one scan at a time. */
+  /** The catalog, rescanned when older than the TTL (or when forced); one scan at a time. */
   const currentCatalog = async (force = false): Promise<Catalog> => {
-    if (performance.now() - scannedAt < (force ? CATALOG_FORCED_RESCAN_MS : CATALOG_TTL_MS)) return catalog;
+    if (!force && performance.now() - scannedAt < CATALOG_TTL_MS) return catalog;
     rescanning ??= scan()
       .then((c) => {
         catalog = c;
@@ -132,6 +151,16 @@ export async function startGalleryServer(o: GalleryServerOptions = {}): Promise<
       })
       .finally(() => (rescanning = undefined));
     return rescanning;
+  };
+  /**
+   * The entry of a model id, rescanning first when it names a checkpoint file that exists but is not listed yet (one
+   * written since the last scan). Only then: a typo, a scripted client or a fuzzer naming models that are not there
+   * costs a stat, not a read of every checkpoint header under the folders.
+   */
+  const findModel = async (id: string) => {
+    const entry = (await currentCatalog()).byId.get(id);
+    if (entry || !(await namesCheckpointFile(id, checkpointDirs))) return entry;
+    return (await currentCatalog(true)).byId.get(id);
   };
   let backend: string;
   try {
@@ -162,8 +191,7 @@ export async function startGalleryServer(o: GalleryServerOptions = {}): Promise<
     }
     const id = body && typeof body === 'object' && !Array.isArray(body) ? (body as { model?: unknown }).model : undefined;
     if (typeof id !== 'string' || id === '') throw new HttpError(400, `model is required: the id of a model from /api/models, got ${describeValue(id)}`);
-    let entry = (await currentCatalog()).byId.get(id);
-    entry ??= (await currentCatalog(true)).byId.get(id); // a checkpoint written since the last scan
+    const entry = await findModel(id);
     if (!entry) throw new HttpError(404, `unknown model ${describeValue(id, 200)} (GET /api/models lists them)`);
     const request = parseSampleRequest(body, entry.info);
     sendJson(res, 200, await pool.submit({ path: entry.path, version: entry.mtimeMs, info: entry.info, request }));
@@ -177,7 +205,7 @@ export async function startGalleryServer(o: GalleryServerOptions = {}): Promise<
     } catch {
       throw new HttpError(400, `the model id in the path is not valid percent-encoding`);
     }
-    const entry = (await currentCatalog()).byId.get(id) ?? (await currentCatalog(true)).byId.get(id);
+    const entry = await findModel(id);
     if (!entry) throw new HttpError(404, `unknown model ${describeValue(id, 200)} (GET /api/models lists them)`);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': entry.size, 'cache-control': 'no-cache' });
     if (req.method === 'HEAD') return void res.end();
