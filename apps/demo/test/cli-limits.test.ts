@@ -51,6 +51,12 @@ describe('flowmatch sample sizes', () => {
     const small = join(dir, 'small.npy');
     expect(flowmatch('sample', '--model', 'moons-meanflow', '--n', '1000', '--seed', '3', '--out', small).status).toBe(0);
     expect(Array.from(data.subarray(0, 2000))).toEqual(Array.from(readNpy(small).data));
+    // Past the plotted points the noise stream goes on: a shorter streamed draw is a prefix of the longer one.
+    const shorter = join(dir, 'shorter.npy');
+    expect(flowmatch('sample', '--model', 'moons-meanflow', '--n', '60001', '--seed', '3', '--out', shorter).status).toBe(0);
+    const prefix = readNpy(shorter).data;
+    expect(prefix.length).toBe(120002);
+    expect(prefix.every((v, i) => v === data[i])).toBe(true);
     // Same moons either way: the streamed points' mean matches the small draw's within sampling error.
     const mean = (a: Float32Array, axis: number) => a.filter((_, i) => i % 2 === axis).reduce((s, v) => s + v, 0) / (a.length / 2);
     expect(Math.abs(mean(data, 0) - mean(readNpy(small).data, 0))).toBeLessThan(0.1);

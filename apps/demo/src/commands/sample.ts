@@ -35,18 +35,23 @@ function countWithin(value: string | undefined, fallback: number, sampleValues: 
   return n;
 }
 
-/** 2D points drawn batch by batch into <base>.npy and <base>.csv, both committed only if every batch is finite. */
-async function sample2dStreamed(model: VelocityModule, o: { n: number; seed: number; method: MethodName; nfe: number; rtol?: number; atol?: number; allowNonFinite: boolean; base: string; log: Log; progress: boolean }) {
+/**
+ * 2D points drawn batch by batch into <base>.npy and <base>.csv, both committed only if every batch is finite. `first`
+ * holds the points already drawn from the start of the seed's noise (the plotted ones); the rest continue that noise.
+ */
+async function sample2dStreamed(model: VelocityModule, o: { n: number; seed: number; first: Float32Array; method: MethodName; nfe: number; rtol?: number; atol?: number; allowNonFinite: boolean; base: string; log: Log; progress: boolean }) {
   const npy = await openAtomicFile(`${o.base}.npy`);
   const csv = await openAtomicFile(`${o.base}.csv`);
   // One noise stream for all batches: the points are those a single draw of n would give (fixed-step solvers).
   const noise = new Rng(o.seed);
+  noise.normalArray(o.first.length);
   try {
     await npy.write(encodeNpyHeader([o.n, 2]));
     await csv.write('x,y\n');
-    let nfe = 0;
+    await npy.write(new Uint8Array(o.first.buffer, o.first.byteOffset, o.first.byteLength));
+    await csv.write(encodeCsvRows(o.first, [o.first.length / 2, 2]));
     const started = performance.now();
-    for (let done = 0; done < o.n; ) {
+    for (let done = o.first.length / 2; done < o.n; ) {
       const count = Math.min(sampleLimits.pointBatch, o.n - done);
       const x0 = tf.tensor2d(noise.normalArray(count * 2), [count, 2]);
       let points: Float32Array;
@@ -54,7 +59,6 @@ async function sample2dStreamed(model: VelocityModule, o: { n: number; seed: num
         const result = sample({ model, x0, method: o.method, nfe: o.nfe, rtol: o.rtol, atol: o.atol });
         points = result.x.dataSync() as Float32Array;
         result.x.dispose();
-        nfe = result.nfe;
       } finally {
         x0.dispose();
       }
@@ -63,11 +67,11 @@ async function sample2dStreamed(model: VelocityModule, o: { n: number; seed: num
       await csv.write(encodeCsvRows(points, [count, 2]));
       done += count;
       const seconds = (performance.now() - started) / 1000;
-      if (o.progress || done === o.n) o.log(`  ${done} / ${o.n} points (${(done / seconds).toFixed(0)} points/s, ETA ${((o.n - done) * (seconds / done)).toFixed(0)}s)`);
+      const rate = (done - o.first.length / 2) / seconds;
+      if (o.progress || done === o.n) o.log(`  ${done} / ${o.n} points (${rate.toFixed(0)} points/s, ETA ${((o.n - done) / rate).toFixed(0)}s)`);
     }
     await npy.commit();
     await csv.commit();
-    return nfe;
   } finally {
     await npy.abort();
     await csv.abort();
@@ -255,7 +259,7 @@ ${COMMON_USAGE}
           await writeFileAtomic(`${base}.csv`, encodeCsv(result.samples, [n, 2], ['x', 'y']));
         } else {
           log(`sampling ${n} points in batches of ${sampleLimits.pointBatch} (the picture shows the first ${plotted})…`);
-          await sample2dStreamed(loaded.model, { n, seed, method, nfe, rtol, atol, allowNonFinite, base, log, progress: !values['no-progress'] });
+          await sample2dStreamed(loaded.model, { n, seed, first: result.samples, method, nfe, rtol, atol, allowNonFinite, base, log, progress: !values['no-progress'] });
         }
         await plot2d(`${base}.png`, result, `${meta.dataset} · ${method} · ${result.nfe} NFE${n > plotted ? ` · first ${plotted} of ${n}` : ''}`);
         log(`sampled ${n} points with ${method} (${result.nfe} NFE) in ${((performance.now() - started) / 1000).toFixed(2)}s → ${base}.npy, ${base}.csv, ${base}.png`);
