@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { deflateSync } from 'node:zlib';
+import { rng, splitSafetensors, joinSafetensors, editConfig, png, wav as forgedWav, type WavSpec } from './hostile-files.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(repoRoot, 'apps/demo/bin/flowmatch.js');
@@ -264,109 +264,27 @@ const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/
 
 // ───────────────────────────── inputs: PNG, WAV, safetensors ─────────────────────────────
 
-/** A mulberry32 stream: the probe's cases are the same for the same --seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  Buffer.from(data).copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-/** A grayscale 8-bit PNG; `declared` overrides the size IHDR claims (the data stays `width`×`height`). */
-function png(width: number, height: number, pixel: (x: number, y: number) => number, declared?: [number, number]): Buffer {
-  const raw = Buffer.alloc(height * (width + 1));
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw[y * (width + 1) + 1 + x] = pixel(x, y);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(declared?.[0] ?? width, 0);
-  ihdr.writeUInt32BE(declared?.[1] ?? height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // grayscale
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level: 9 })), pngChunk('IEND', new Uint8Array())]);
-}
-
-interface WavSpec {
-  rate?: number;
-  channels?: number;
-  bits?: number;
-  format?: number;
-  frames?: number;
-  hz?: number;
-  /** Overrides the data chunk's declared size. */
-  dataSize?: number;
-  /** Writes these float samples instead of a sine (format 3, 32 bits). */
-  floats?: number[];
-}
-function wav({ rate = 16000, channels = 1, bits = 16, format = 1, frames = 16000, hz = 440, dataSize, floats }: WavSpec = {}): Buffer {
-  const bytesPer = bits / 8;
-  const data = floats ? floats.length * 4 : Math.ceil(frames * channels * bytesPer);
-  const b = Buffer.alloc(44 + data);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + data, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(format, 20);
-  b.writeUInt16LE(channels, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(Math.floor(rate * channels * bytesPer) >>> 0, 28);
-  b.writeUInt16LE(Math.floor(channels * bytesPer) & 0xffff, 32);
-  b.writeUInt16LE(bits, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(dataSize ?? data, 40);
-  if (floats) floats.forEach((v, i) => b.writeFloatLE(v, 44 + 4 * i));
-  else if (bits === 16) for (let i = 0; i < frames * channels; i++) b.writeInt16LE(Math.round(12000 * Math.sin((2 * Math.PI * hz * Math.floor(i / channels)) / rate)), 44 + 2 * i);
-  return b;
-}
+/** The probe's WAVs: a second of 440 Hz at 16 kHz unless told otherwise. */
+const wav = (spec: WavSpec = {}) => Buffer.from(forgedWav({ rate: 16000, frames: 16000, ...spec }));
 
 interface Safetensors {
   header: Record<string, any>;
-  data: Buffer;
+  data: Uint8Array;
 }
-function readSafetensors(bytes: Buffer): Safetensors {
-  const n = Number(bytes.readBigUInt64LE(0));
-  return { header: JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')), data: bytes.subarray(8 + n) };
-}
-function writeSafetensors({ header, data }: Safetensors, headerLength?: bigint): Buffer {
-  let json = JSON.stringify(header);
-  while (Buffer.byteLength(json) % 8) json += ' ';
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(headerLength ?? BigInt(Buffer.byteLength(json)));
-  return Buffer.concat([length, Buffer.from(json), data]);
-}
+const readSafetensors = (bytes: Uint8Array): Safetensors => splitSafetensors(bytes);
+const writeSafetensors = ({ header, data }: Safetensors, headerLength?: bigint) => Buffer.from(joinSafetensors(header, data, headerLength));
 const DELETE = Symbol('delete');
 /** A checkpoint with its stored run config edited: `path` is dotted inside the config JSON (e.g. model.config.hidden). */
 function withConfig(bytes: Buffer, path: string, value: unknown): Buffer {
-  const st = readSafetensors(bytes);
-  const config = JSON.parse(st.header.__metadata__.config);
-  const keys = path.split('.');
-  let target = config;
-  for (const k of keys.slice(0, -1)) target = target[k];
-  if (value === DELETE) delete target[keys.at(-1)!];
-  else target[keys.at(-1)!] = value;
-  st.header.__metadata__.config = JSON.stringify(config);
-  return writeSafetensors(st);
+  return Buffer.from(
+    editConfig(bytes, (config) => {
+      const keys = path.split('.');
+      let target = config;
+      for (const k of keys.slice(0, -1)) target = target[k];
+      if (value === DELETE) delete target[keys.at(-1)!];
+      else target[keys.at(-1)!] = value;
+    }),
+  );
 }
 
 // ───────────────────────────── the cases ─────────────────────────────
@@ -836,13 +754,7 @@ async function setup(): Promise<Buffer> {
   ]);
   for (const r of runs) if (r.code !== 0) throw new Error(`setup: a training run failed:\n${r.stderr}`);
   // A 16000×16000 grayscale PNG of zeros: a few hundred KB that decode to 256 MB (under sharp's pixel limit).
-  const width = 16_000;
-  const raw = Buffer.alloc(width * (width + 1));
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(width, 4);
-  ihdr[8] = 8;
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level: 9 })), pngChunk('IEND', new Uint8Array())]);
+  return png(16_000, 16_000, () => 0);
 }
 
 async function pool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
