@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { tf, Rng, Trainer, createPath, flowMatchingObjective, trainToy2d, loadCheckpoint, disposeCheckpoint, readSafetensorsMetadata } from '@flowmatch/core';
+import { tf, Rng, Trainer, createPath, flowMatchingObjective, trainToy2d, readSafetensorsMetadata } from '@flowmatch/core';
 import { UNetVelocity, imageModelMeta } from '@flowmatch/image';
 import { trainMeanFlowToy2d } from '@flowmatch/meanflow';
 import { UsageError } from '../src/command.js';
 import { findCommand, runCommand } from '../src/commands/index.js';
 import { trainMeanFlowFrom, readMeanFlowRunResume, type MeanFlowRunOptions } from '../src/meanflow-run.js';
+import { checkpointDifference } from '../../../packages/core/test/checkpoint-difference.js';
 
 /** --resume on the training commands: a kill -9 and a resume through the real binary, the refusals in-process. */
 
@@ -37,27 +38,6 @@ function flowmatch(args: string[]): { pid: number; done: Promise<Finished> } {
   return { pid: child.pid!, done };
 }
 
-/** Largest |a − b| over the model, EMA and optimizer tensors of two checkpoints (names and steps must agree). */
-async function checkpointDifference(a: string, b: string): Promise<{ max: number; count: number }> {
-  const [x, y] = [await loadCheckpoint(a), await loadCheckpoint(b)];
-  try {
-    let max = 0;
-    let count = 0;
-    expect(y.step).toBe(x.step);
-    for (const group of ['model', 'ema', 'optimizer'] as const) {
-      expect(Object.keys(y[group] ?? {}).sort(), group).toEqual(Object.keys(x[group] ?? {}).sort());
-      for (const [name, t] of Object.entries(x[group] ?? {})) {
-        const [u, v] = [t.dataSync(), y[group]![name].dataSync()];
-        for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i] - v[i]));
-        count++;
-      }
-    }
-    return { max, count };
-  } finally {
-    disposeCheckpoint(x);
-    disposeCheckpoint(y);
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

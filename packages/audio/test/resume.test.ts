@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf, ResumeMismatchError, trainToy2d, loadCheckpoint, disposeCheckpoint } from '@flowmatch/core';
+import { tf, ResumeMismatchError, trainToy2d } from '@flowmatch/core';
 import { defaultSpectrogramConfig } from '../src/index.js';
 import { trainAudioModel, type TrainAudioOptions } from '../src/node/index.js';
+import { checkpointDifference } from '../../core/test/checkpoint-difference.js';
 
 /** Resuming `flowmatch audio`'s recipe: a run stopped halfway and resumed ends where the uninterrupted run does. */
 
@@ -25,27 +26,6 @@ const tiny: Partial<TrainAudioOptions> = {
   log: () => {},
 };
 
-/** Largest |a − b| over the model, EMA and optimizer tensors of two checkpoints (names and steps must agree). */
-async function checkpointDifference(a: string, b: string): Promise<{ max: number; count: number }> {
-  const [x, y] = [await loadCheckpoint(a), await loadCheckpoint(b)];
-  try {
-    let max = 0;
-    let count = 0;
-    expect(y.step).toBe(x.step);
-    for (const group of ['model', 'ema', 'optimizer'] as const) {
-      expect(Object.keys(y[group] ?? {}).sort(), group).toEqual(Object.keys(x[group] ?? {}).sort());
-      for (const [name, t] of Object.entries(x[group] ?? {})) {
-        const [u, v] = [t.dataSync(), y[group]![name].dataSync()];
-        for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i] - v[i]));
-        count++;
-      }
-    }
-    return { max, count };
-  } finally {
-    disposeCheckpoint(x);
-    disposeCheckpoint(y);
-  }
-}
 
 describe('trainAudioModel resumeFrom', () => {
   it('6 steps in one run and 3 + a resume of 3 end with bit-identical U-Net, EMA and Adam state; conflicting options and other tasks are refused', async () => {

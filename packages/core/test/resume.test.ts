@@ -11,12 +11,11 @@ import {
   trainToy2d,
   flowMatchingObjective,
   createPath,
-  loadCheckpoint,
-  disposeCheckpoint,
   saveCheckpoint,
   planResume,
   type TrainToy2dOptions,
 } from '@flowmatch/core';
+import { checkpointDifference } from './checkpoint-difference.js';
 
 /** Resuming the 2D recipe (core): a run stopped halfway and resumed ends exactly where the uninterrupted run does. */
 
@@ -26,29 +25,6 @@ afterEach(() => vi.restoreAllMocks());
 
 const tiny: Partial<TrainToy2dOptions> = { dataset: 'moons', maxSteps: 40, seconds: 0, hidden: 16, depth: 2, batchSize: 32, lr: 1e-2, coupling: 'ot', seed: 3, progress: false, log: () => {} };
 
-/** Largest |a − b| over every tensor of two checkpoints (model, EMA and optimizer), and whether their names agree. */
-async function checkpointDifference(a: string, b: string): Promise<{ max: number; names: string[] }> {
-  const [x, y] = [await loadCheckpoint(a), await loadCheckpoint(b)];
-  try {
-    let max = 0;
-    const names: string[] = [];
-    for (const group of ['model', 'ema', 'optimizer'] as const) {
-      const gx = x[group] ?? {};
-      const gy = y[group] ?? {};
-      expect(Object.keys(gy).sort(), group).toEqual(Object.keys(gx).sort());
-      for (const [name, t] of Object.entries(gx)) {
-        const [u, v] = [t.dataSync(), gy[name].dataSync()];
-        for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i] - v[i]));
-        names.push(`${group}.${name}`);
-      }
-    }
-    expect(y.step).toBe(x.step);
-    return { max, names };
-  } finally {
-    disposeCheckpoint(x);
-    disposeCheckpoint(y);
-  }
-}
 
 describe('trainToy2d resumeFrom', () => {
   it('40 steps in one run and 20 + a resume of 20 end with bit-identical weights, EMA and optimizer state; no tensors leak', async () => {

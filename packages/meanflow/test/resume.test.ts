@@ -2,35 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf, ResumeMismatchError, trainToy2d, loadCheckpoint, disposeCheckpoint } from '@flowmatch/core';
+import { tf, ResumeMismatchError, trainToy2d } from '@flowmatch/core';
 import { trainMeanFlowToy2d, type MeanFlowToy2dOptions } from '../src/index.js';
+import { checkpointDifference } from '../../core/test/checkpoint-difference.js';
 
 /** Resuming a MeanFlow run (not a warm start): stopped halfway and resumed, it ends where the uninterrupted run does. */
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-meanflow-resume-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Largest |a − b| over the model, EMA and optimizer tensors of two checkpoints (names and steps must agree). */
-async function checkpointDifference(a: string, b: string): Promise<{ max: number; count: number }> {
-  const [x, y] = [await loadCheckpoint(a), await loadCheckpoint(b)];
-  try {
-    let max = 0;
-    let count = 0;
-    expect(y.step).toBe(x.step);
-    for (const group of ['model', 'ema', 'optimizer'] as const) {
-      expect(Object.keys(y[group] ?? {}).sort(), group).toEqual(Object.keys(x[group] ?? {}).sort());
-      for (const [name, t] of Object.entries(x[group] ?? {})) {
-        const [u, v] = [t.dataSync(), y[group]![name].dataSync()];
-        for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i] - v[i]));
-        count++;
-      }
-    }
-    return { max, count };
-  } finally {
-    disposeCheckpoint(x);
-    disposeCheckpoint(y);
-  }
-}
 
 describe('trainMeanFlowToy2d resumeFrom', () => {
   it('12 MeanFlow steps in one run and 6 + a resume of 6 end bit-identical (exact JVP, curriculum, EMA, Adam); the flow matching model comes back for the comparison', async () => {
