@@ -1,4 +1,5 @@
 import {
+  type Rng,
   evaluateToy2d,
   resolveBackend,
   createModel,
@@ -110,6 +111,19 @@ export interface MeanFlowToy2dResult {
 }
 
 /** `flowmatch meanflow --dataset moons|…`: flow matching first (or --init), then MeanFlow from it. */
+/** The MeanFlow objective of a 2D run: batches of the data set and the options that shape the loss (new and resumed runs). */
+function toy2dObjective(o: MeanFlowToy2dOptions) {
+  return {
+    sampleData: (n: number, rng: Rng) => ({ x1: sampleToy2d(o.dataset, n, rng) }),
+    batchSize: o.batchSize,
+    times: o.times,
+    jvp: o.jvp,
+    weighting: o.weighting,
+    curriculumSteps: o.curriculumSteps,
+    tangent: o.tangent,
+  };
+}
+
 export async function trainMeanFlowToy2d(options: Partial<MeanFlowToy2dOptions> = {}): Promise<MeanFlowToy2dResult> {
   if (options.resumeFrom) return resumeMeanFlowToy2d(options.resumeFrom, options);
   const o: MeanFlowToy2dOptions = { ...meanFlowToy2dDefaults, log: (l) => console.log(l), ...givenOptions(options) };
@@ -143,15 +157,7 @@ export async function trainMeanFlowToy2d(options: Partial<MeanFlowToy2dOptions> 
     );
     const { summary, meta } = await trainMeanFlow({
       model,
-      objective: {
-        sampleData: (n, rng) => ({ x1: sampleToy2d(o.dataset, n, rng) }),
-        batchSize: o.batchSize,
-        times: o.times,
-        jvp: o.jvp,
-        weighting: o.weighting,
-        curriculumSteps: o.curriculumSteps,
-        tangent: o.tangent,
-      },
+      objective: toy2dObjective(o),
       steps: o.maxSteps,
       seconds: o.seconds > 0 && Number.isFinite(o.seconds) ? o.seconds : undefined,
       lr: o.lr,
@@ -240,15 +246,7 @@ async function resumeMeanFlowToy2d(source: string, options: Partial<MeanFlowToy2
   try {
     const { summary, meta } = await trainMeanFlow({
       model,
-      objective: {
-        sampleData: (n, rng) => ({ x1: sampleToy2d(o.dataset, n, rng) }),
-        batchSize: o.batchSize,
-        times: o.times,
-        jvp: o.jvp,
-        weighting: o.weighting,
-        curriculumSteps: o.curriculumSteps,
-        tangent: o.tangent,
-      },
+      objective: toy2dObjective(o),
       steps: plan.untilStep,
       seconds: timed ? o.seconds : undefined,
       lr: o.lr,
